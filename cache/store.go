@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// record is the durable state of one entry, kept in meta/<id>.json. It is
+// written with writeFileDurable (temp file, fsync, rename, fsync dir).
+type record struct {
+	ID           uint64            `json:"id"`
+	Name         string            `json:"name"`
+	Size         int64             `json:"size"`
+	ETag         string            `json:"etag,omitempty"`
+	LastModified time.Time         `json:"last_modified,omitzero"`
+	Complete     bool              `json:"complete"`
+	Dirty        bool              `json:"dirty"`
+	ContentType  string            `json:"content_type,omitempty"`
+	Meta         map[string]string `json:"meta,omitempty"`
+	// Remote is the fingerprint of the object this copy was downloaded
+	// from or last uploaded as; empty for a file never in Swift.
+	RemoteETag string `json:"remote_etag,omitempty"`
+	// Segments lists SLO segments this entry's last upload wrote, so that
+	// a crash between segment uploads and manifest leaves a journal.
+	Segments []string `json:"segments,omitempty"`
+}
+
+func (c *Cache) dataPath(id uint64) string {
+	return filepath.Join(c.dir, "data", strconv.FormatUint(id, 10))
+}
+
+func (c *Cache) metaPath(id uint64) string {
+	return filepath.Join(c.dir, "meta", strconv.FormatUint(id, 10)+".json")
+}
+
+// writeFileDurable replaces path with data so that after a crash either
+// the old or the new content is found, never a mix.
+func writeFileDurable(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (c *Cache) saveRecord(r record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := writeFileDurable(c.metaPath(r.ID), b); err != nil {
+		return fmt.Errorf("cache: saving state of %q: %w", r.Name, err)
+	}
+	return nil
+}
+
+func (c *Cache) removeRecord(id uint64) {
+	os.Remove(c.metaPath(id))
+	os.Remove(c.dataPath(id))
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/swiftfs/swiftfs/cache"
+	"github.com/swiftfs/swiftfs/fs"
+	"github.com/swiftfs/swiftfs/swiftclient"
+)
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// cacheSubdir is the cache directory of one container and prefix under
+// --cache-dir: stable across runs (crash recovery needs the same one), and
+// never shared between containers.
+func cacheSubdir(root, authURL, container, prefix string) string {
+	h := sha256.Sum256([]byte(authURL + "\x00" + container + "\x00" + prefix))
+	name := unsafeChars.ReplaceAllString(container, "_")
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return filepath.Join(root, name+"-"+hex.EncodeToString(h[:6]))
+}
+
+func cmdMount(args []string, stderr io.Writer) error {
+	cfg := &config{}
+	fset := flagSet(cfg)
+	fset.SetOutput(stderr)
+	fset.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: swiftfs mount [flags] CONTAINER[:PREFIX] MOUNTPOINT\n\nFlags:\n")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(reorderFlags(fset, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fset.NArg() != 2 {
+		return usageError{"mount needs CONTAINER[:PREFIX] and MOUNTPOINT (see swiftfs mount --help)"}
+	}
+	container, prefix, _ := strings.Cut(fset.Arg(0), ":")
+	if container == "" || strings.Contains(container, "/") {
+		return usageError{fmt.Sprintf("invalid container name %q", container)}
+	}
+	prefix = strings.Trim(prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	mnt, err := filepath.Abs(fset.Arg(1))
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(mnt); err != nil {
+		return fmt.Errorf("mount point %s: %w", mnt, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("mount point %s is not a directory", mnt)
+	}
+	if cfg.daemon {
+		return daemonize(args, mnt, stderr)
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	copts := swiftclient.Options{Container: container, PasswordFile: cfg.passwordFile, Logger: log,
+		UserAgent: "swiftfs/" + version}
+	log.Info("connecting to Swift", "auth", swiftclient.DescribeAuth(copts), "container", container, "prefix", prefix)
+	client, err := swiftclient.New(cctx, copts)
+	cancel()
+	if err != nil {
+		return err
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	if cfg.uid >= 0 {
+		uid = uint32(cfg.uid)
+	}
+	if cfg.gid >= 0 {
+		gid = uint32(cfg.gid)
+	}
+	var fsys *fs.FS
+	validate := fitsValidator(cfg.fitsCheck, log)
+	cdir := cacheSubdir(cfg.cacheDir, authURLOf(copts), container, prefix)
+	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
+		return fmt.Errorf("cache directory: %w", err)
+	}
+	c, err := cache.New(cache.Options{
+		Dir: cdir, MaxBytes: cfg.cacheSize, MinFree: cfg.cacheMinFree,
+		WriteBackDelay: cfg.writeBackDelay, SyncWriteBack: cfg.writeBack == "sync",
+		Uploaders: cfg.uploaders, SegmentSize: cfg.segmentSize, Logger: log,
+		Validate: validate.upload,
+		OnUploaded: func(name string, info swiftclient.ObjectInfo) {
+			if fsys != nil {
+				fsys.OnUploaded(name, info)
+			}
+		},
+	}, client)
+	if err != nil {
+		return err
+	}
+	fsys, err = fs.New(fs.Options{Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
+		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL,
+		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log}, client, c)
+	if err != nil {
+		c.Close(cfg.drainTimeout)
+		return err
+	}
+	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther,
+		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse})
+	if err != nil {
+		c.Close(cfg.drainTimeout)
+		return err
+	}
+	ctl, err := startControl(mnt, c, log)
+	if err != nil {
+		log.Warn("control socket not started; swiftfs status/sync will not work", "err", err)
+	}
+	log.Info("mounted", "container", container, "prefix", prefix, "mountpoint", mnt, "cache_dir", cdir,
+		"write_back", cfg.writeBack, "read_only", cfg.readOnly)
+	signalReady()
+
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	select {
+	case <-ctx.Done():
+		log.Info("signal received: uploading pending files, then unmounting", "drain_timeout", cfg.drainTimeout)
+		if err := c.Close(cfg.drainTimeout); err != nil {
+			log.Error("not every file could be uploaded; they stay in the cache for the next mount", "err", err)
+		}
+		unmount(srv, mnt, log)
+		<-done
+	case <-done:
+		log.Info("unmounted; uploading pending files", "drain_timeout", cfg.drainTimeout)
+		if err := c.Close(cfg.drainTimeout); err != nil {
+			log.Error("not every file could be uploaded; they stay in the cache for the next mount", "err", err)
+		}
+	}
+	if ctl != nil {
+		ctl.Close()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func authURLOf(o swiftclient.Options) string {
+	for _, k := range []string{"OS_AUTH_URL", "ST_AUTH", "OS_STORAGE_URL"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+type unmounter interface{ Unmount() error }
+
+func unmount(srv unmounter, mnt string, log *slog.Logger) {
+	for i := 0; i < 3; i++ {
+		if err := srv.Unmount(); err == nil {
+			return
+		} else {
+			log.Warn("unmount failed (files open?); retrying", "err", err)
+		}
+		time.Sleep(time.Second)
+	}
+	// Detach: the mount goes away once the last user closes it.
+	if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+		exec.Command("fusermount3", "-uz", mnt).Run()
+	}
+}
+
+// reorderFlags lets flags follow the positional arguments
+// (swiftfs mount c mnt --read-only).
+func reorderFlags(fset *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fset.Lookup(name); f != nil {
+			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		}
+	}
+	return append(append(flags, "--"), pos...)
+}

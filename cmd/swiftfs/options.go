@@ -1,0 +1,200 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// option is one row of the single option table: it produces the flag, its
+// help text (with the default) and the docs/CONFIGURATION.md table.
+type option struct {
+	name  string
+	def   string
+	help  string
+	group string
+	set   func(cfg *config, v string) error
+}
+
+// config is everything `swiftfs mount` is told.
+type config struct {
+	readOnly       bool
+	allowOther     bool
+	cacheDir       string
+	cacheSize      int64
+	cacheMinFree   int64
+	metadataTTL    time.Duration
+	writeBack      string
+	writeBackDelay time.Duration
+	drainTimeout   time.Duration
+	segmentSize    int64
+	uploaders      int
+	passwordFile   string
+	uid, gid       int64
+	fileMode       uint32
+	dirMode        uint32
+	fitsCheck      string
+	logLevel       string
+	logFormat      string
+	daemon         bool
+	debugFuse      bool
+	passthrough    string
+}
+
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suf) {
+			s = strings.TrimSuffix(s, u.suf)
+			mult = u.m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q (use e.g. 512M, 10G)", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func defaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "swiftfs")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "swiftfs")
+	}
+	return "/var/cache/swiftfs"
+}
+
+var options = []option{
+	{"read-only", "false", "mount read-only", "mount", func(c *config, v string) (err error) { c.readOnly, err = strconv.ParseBool(v); return }},
+	{"allow-other", "false", "let other users access the mount (needs root or user_allow_other)", "mount", func(c *config, v string) (err error) { c.allowOther, err = strconv.ParseBool(v); return }},
+	{"daemon", "false", "run in the background once mounted", "mount", func(c *config, v string) (err error) { c.daemon, err = strconv.ParseBool(v); return }},
+	{"uid", "-1", "owner reported for objects without swiftfs attributes (-1: the mounting user)", "mount", func(c *config, v string) (err error) { c.uid, err = strconv.ParseInt(v, 10, 64); return }},
+	{"gid", "-1", "group reported for objects without swiftfs attributes (-1: the mounting group)", "mount", func(c *config, v string) (err error) { c.gid, err = strconv.ParseInt(v, 10, 64); return }},
+	{"file-mode", "0644", "permissions reported for files without swiftfs attributes", "mount", func(c *config, v string) error {
+		m, err := strconv.ParseUint(v, 8, 32)
+		c.fileMode = uint32(m) & 0o7777
+		return err
+	}},
+	{"dir-mode", "0755", "permissions reported for directories without swiftfs attributes", "mount", func(c *config, v string) error {
+		m, err := strconv.ParseUint(v, 8, 32)
+		c.dirMode = uint32(m) & 0o7777
+		return err
+	}},
+	{"metadata-ttl", "30s", "how long listings and object metadata are trusted before Swift is asked again", "cache", func(c *config, v string) (err error) { c.metadataTTL, err = time.ParseDuration(v); return }},
+	{"cache-dir", defaultCacheDir(), "local cache directory (created 0700; one swiftfs process per directory)", "cache", func(c *config, v string) error { c.cacheDir = v; return nil }},
+	{"cache-size", "10G", "byte budget of the local cache (clean, dirty and in-flight data)", "cache", func(c *config, v string) (err error) { c.cacheSize, err = parseSize(v); return }},
+	{"cache-min-free", "1G", "free space to keep on the cache file system", "cache", func(c *config, v string) (err error) { c.cacheMinFree, err = parseSize(v); return }},
+	{"write-back", "async", "async: upload after the last close plus --write-back-delay; sync: close waits for the upload", "write", func(c *config, v string) error {
+		if v != "async" && v != "sync" {
+			return fmt.Errorf("must be async or sync")
+		}
+		c.writeBack = v
+		return nil
+	}},
+	{"write-back-delay", "3s", "wait after the last close before uploading (a rename in between uploads once, under the final name)", "write", func(c *config, v string) (err error) { c.writeBackDelay, err = time.ParseDuration(v); return }},
+	{"drain-timeout", "5m", "on unmount or SIGTERM, how long to wait for pending uploads (what is left stays in the cache for the next mount)", "write", func(c *config, v string) (err error) { c.drainTimeout, err = time.ParseDuration(v); return }},
+	{"segment-size", "1G", "files larger than this are uploaded as Static Large Objects of segments this large (max 5G)", "write", func(c *config, v string) (err error) {
+		c.segmentSize, err = parseSize(v)
+		if err == nil && (c.segmentSize < 1<<20 || c.segmentSize > 5<<30) {
+			err = fmt.Errorf("must be between 1M and 5G")
+		}
+		return
+	}},
+	{"uploaders", "4", "concurrent uploads", "write", func(c *config, v string) (err error) {
+		n, err := strconv.Atoi(v)
+		if err == nil && n < 1 {
+			err = fmt.Errorf("must be at least 1")
+		}
+		c.uploaders = n
+		return
+	}},
+	{"fits-check", "warn", "check FITS structure before upload: off, warn (log and upload), refuse (keep dirty, fail close/fsync)", "write", func(c *config, v string) error {
+		if v != "off" && v != "warn" && v != "refuse" {
+			return fmt.Errorf("must be off, warn or refuse")
+		}
+		c.fitsCheck = v
+		return nil
+	}},
+	{"password-file", "", "file (mode 0600) holding the password or key, instead of OS_PASSWORD/ST_KEY", "auth", func(c *config, v string) error { c.passwordFile = v; return nil }},
+	{"log-level", "info", "debug, info, warn or error", "logging", func(c *config, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.logLevel = v
+			return nil
+		}
+		return fmt.Errorf("must be debug, info, warn or error")
+	}},
+	{"log-format", "text", "text or json", "logging", func(c *config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("must be text or json")
+		}
+		c.logFormat = v
+		return nil
+	}},
+	{"debug-fuse", "false", "log every FUSE request (very verbose)", "logging", func(c *config, v string) (err error) { c.debugFuse, err = strconv.ParseBool(v); return }},
+}
+
+type optValue struct {
+	o       *option
+	cfg     *config
+	isBool  bool
+	current string
+}
+
+func (v *optValue) String() string {
+	if v == nil || v.o == nil {
+		return ""
+	}
+	return v.current
+}
+func (v *optValue) Set(s string) error {
+	if err := v.o.set(v.cfg, s); err != nil {
+		return fmt.Errorf("--%s=%q: %v", v.o.name, s, err)
+	}
+	v.current = s
+	return nil
+}
+func (v *optValue) IsBoolFlag() bool { return v.isBool }
+
+// flagSet builds the flags of `swiftfs mount` from the option table and
+// applies every default.
+func flagSet(cfg *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("swiftfs mount", flag.ContinueOnError)
+	for i := range options {
+		o := &options[i]
+		if err := o.set(cfg, o.def); err != nil {
+			panic(fmt.Sprintf("default of --%s: %v", o.name, err))
+		}
+		v := &optValue{o: o, cfg: cfg, isBool: o.def == "true" || o.def == "false", current: o.def}
+		fs.Var(v, o.name, fmt.Sprintf("%s (default %q)", o.help, o.def))
+	}
+	return fs
+}
+
+// markdownTable renders the option table (docs/CONFIGURATION.md).
+func markdownTable() string {
+	var b strings.Builder
+	b.WriteString("| flag | default | group | meaning |\n|---|---|---|---|\n")
+	opts := append([]option(nil), options...)
+	sort.SliceStable(opts, func(i, j int) bool { return opts[i].group < opts[j].group })
+	for _, o := range opts {
+		def := o.def
+		if o.name == "cache-dir" {
+			def = "$XDG_CACHE_HOME/swiftfs or ~/.cache/swiftfs"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", o.name, def, o.group, o.help)
+	}
+	return b.String()
+}

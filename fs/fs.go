@@ -1,0 +1,132 @@
+package fs
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/swiftfs/swiftfs/cache"
+	"github.com/swiftfs/swiftfs/swiftclient"
+)
+
+// Options configure the file system.
+type Options struct {
+	// Prefix is the object name prefix mounted as the root ("" or "dir/").
+	Prefix   string
+	ReadOnly bool
+	// UID, GID, FileMode and DirMode are reported for objects that carry no
+	// swiftfs attributes (written by other clients).
+	UID, GID          uint32
+	FileMode, DirMode uint32
+	// MetadataTTL is how long a directory listing is trusted (and the
+	// kernel's entry and attribute caches are capped by it).
+	MetadataTTL time.Duration
+	// OverlayWindow is how long a local change wins over listings that do
+	// not show it yet (Swift listings are eventually consistent).
+	OverlayWindow time.Duration
+	// TombstoneTTL is how long a locally deleted name stays hidden when
+	// listings still show it.
+	TombstoneTTL time.Duration
+	// SyncClose makes close() wait for the upload (--write-back=sync).
+	SyncClose bool
+	// Validate, when set, is run on close of a written file whose name it
+	// applies to; a failure is returned by close and fsync.
+	Validate func(name string, r io.ReaderAt, size int64) error
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.FileMode == 0 {
+		o.FileMode = 0o644
+	}
+	if o.DirMode == 0 {
+		o.DirMode = 0o755
+	}
+	if o.MetadataTTL <= 0 {
+		o.MetadataTTL = 30 * time.Second
+	}
+	if o.OverlayWindow <= 0 {
+		o.OverlayWindow = 2 * o.MetadataTTL
+	}
+	if o.TombstoneTTL <= 0 {
+		o.TombstoneTTL = 2 * o.MetadataTTL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// FS is the swiftfs file system: the namespace of one container (prefix)
+// over a cache of object contents.
+type FS struct {
+	opts      Options
+	client    swiftclient.Client
+	cache     *cache.Cache
+	names     names
+	log       *slog.Logger
+	mountTime time.Time
+	localDir  string // local-only files (SQLite side files)
+
+	nextIno atomic.Uint64
+
+	nsMu    sync.Mutex
+	dirs    map[string]*dirState // GUARDED_BY(nsMu)
+	listing map[string]*listCall // GUARDED_BY(nsMu)
+
+	warnMu sync.Mutex
+	warned map[string]bool // GUARDED_BY(warnMu)
+
+	statMu   sync.Mutex
+	statAt   time.Time
+	statInfo swiftclient.ContainerInfo
+
+	root *node
+}
+
+// New builds the file system. The cache's OnUploaded callback must call
+// FS.OnUploaded (cmd/swiftfs wires it).
+func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
+	opts.setDefaults()
+	f := &FS{opts: opts, client: client, cache: c, names: names{prefix: opts.Prefix}, log: opts.Logger,
+		mountTime: opts.Now(), dirs: map[string]*dirState{}, listing: map[string]*listCall{}, warned: map[string]bool{}}
+	f.localDir = filepath.Join(c.Dir(), "local")
+	if err := os.RemoveAll(f.localDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(f.localDir, 0o700); err != nil {
+		return nil, err
+	}
+	f.nextIno.Store(1)
+	f.root = &node{fsys: f, kind: kindDir}
+	f.root.a = attrs{kind: kindDir, perm: opts.DirMode, uid: opts.UID, gid: opts.GID, mtime: f.mountTime}
+	return f, nil
+}
+
+// OnUploaded tells the namespace that an upload finished.
+func (f *FS) OnUploaded(name string, info swiftclient.ObjectInfo) { f.onUploaded(name, info) }
+
+func (f *FS) now() time.Time { return f.opts.Now() }
+
+func (f *FS) newIno() uint64 { return f.nextIno.Add(1) }
+
+// containerInfo returns the container's counters, cached for a minute.
+func (f *FS) containerInfo(ctx context.Context) swiftclient.ContainerInfo {
+	f.statMu.Lock()
+	defer f.statMu.Unlock()
+	if f.now().Sub(f.statAt) > time.Minute {
+		if ci, err := f.client.Container(ctx); err == nil {
+			f.statInfo = ci
+			f.statAt = f.now()
+		}
+	}
+	return f.statInfo
+}

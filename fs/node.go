@@ -1,0 +1,406 @@
+package fs
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/swiftfs/swiftfs/cache"
+	"github.com/swiftfs/swiftfs/swiftclient"
+)
+
+// node is one inode: a directory, a file or a symlink. Its identity
+// follows renames (go-fuse moves it in the tree); its path is asked from
+// the tree when needed.
+type node struct {
+	gofs.Inode
+	fsys *FS
+	kind kind
+
+	mu       sync.Mutex
+	a        attrs        // GUARDED_BY(mu): last known attributes
+	entry    *cache.Entry // GUARDED_BY(mu): the shared cache copy while handles are open
+	handles  int          // GUARDED_BY(mu)
+	keepETag string       // GUARDED_BY(mu): version in the kernel's page cache
+	target   string       // GUARDED_BY(mu): symlink target, when known
+	local    *localFile   // GUARDED_BY(mu): content of a local-only file
+	unlinked bool         // GUARDED_BY(mu)
+	written  time.Time    // GUARDED_BY(mu): last write through an open handle
+}
+
+var (
+	_ gofs.NodeLookuper   = (*node)(nil)
+	_ gofs.NodeGetattrer  = (*node)(nil)
+	_ gofs.NodeSetattrer  = (*node)(nil)
+	_ gofs.NodeReaddirer  = (*node)(nil)
+	_ gofs.NodeOpener     = (*node)(nil)
+	_ gofs.NodeCreater    = (*node)(nil)
+	_ gofs.NodeMkdirer    = (*node)(nil)
+	_ gofs.NodeUnlinker   = (*node)(nil)
+	_ gofs.NodeRmdirer    = (*node)(nil)
+	_ gofs.NodeRenamer    = (*node)(nil)
+	_ gofs.NodeSymlinker  = (*node)(nil)
+	_ gofs.NodeReadlinker = (*node)(nil)
+	_ gofs.NodeStatfser   = (*node)(nil)
+	_ gofs.NodeFsyncer    = (*node)(nil)
+)
+
+// path returns the node's path from the mount root, false when orphaned.
+func (n *node) path() (string, bool) {
+	if n == n.fsys.root {
+		return "", true
+	}
+	p := n.Path(n.fsys.root.EmbeddedInode())
+	if strings.Contains(p, ".go-fuse.") {
+		return "", false
+	}
+	return p, true
+}
+
+func (n *node) fillAttr(a attrs, ino uint64, out *fuse.Attr) {
+	out.Mode = a.mode()
+	out.Size = uint64(a.size)
+	if a.kind == kindDir {
+		out.Size = 4096
+		out.Nlink = 2
+	} else {
+		out.Nlink = 1
+	}
+	out.Ino = ino
+	out.Uid = a.uid
+	out.Gid = a.gid
+	t := a.mtime
+	if t.IsZero() {
+		t = n.fsys.mountTime
+	}
+	out.SetTimes(&t, &t, &t)
+	out.Blksize = 1 << 16
+	out.Blocks = (out.Size + 511) / 512
+}
+
+// current returns the node's attributes, with the live size and mtime of
+// an open or dirty copy.
+func (n *node) current() attrs {
+	n.mu.Lock()
+	a := n.a
+	e := n.entry
+	written := n.written
+	lf := n.local
+	n.mu.Unlock()
+	if e != nil {
+		a.size = e.Size()
+	} else if lf != nil {
+		a.size = lf.size()
+	} else if a.kind == kindFile {
+		if p, ok := n.path(); ok {
+			if ce := n.fsys.cache.Lookup(n.fsys.names.object(p)); ce != nil && ce.Dirty() {
+				a.size = ce.Size()
+			}
+		}
+	}
+	if written.After(a.mtime) {
+		a.mtime = written
+	}
+	return a
+}
+
+func (n *node) timeouts(out *fuse.EntryOut) {
+	d := n.fsys.kernelTTL()
+	out.SetEntryTimeout(d)
+	out.SetAttrTimeout(d)
+}
+
+// kernelTTL is how long the kernel may cache names and attributes.
+func (f *FS) kernelTTL() time.Duration { return min(time.Second, f.opts.MetadataTTL) }
+
+// childNode returns the inode for a child, reusing a live one of the same
+// type so that st_ino stays stable while the kernel knows it.
+func (n *node) childNode(ctx context.Context, name string, e *nsEntry) *gofs.Inode {
+	if ch := n.GetChild(name); ch != nil {
+		if cn, ok := ch.Operations().(*node); ok && cn.kind == e.kind {
+			cn.mu.Lock()
+			if cn.entry == nil && cn.local == nil {
+				cn.a = e.attrs
+			} else {
+				cn.a.perm, cn.a.uid, cn.a.gid = e.perm, e.uid, e.gid
+			}
+			cn.mu.Unlock()
+			return ch
+		}
+	}
+	cn := &node{fsys: n.fsys, kind: e.kind, a: e.attrs}
+	return n.NewInode(ctx, cn, gofs.StableAttr{Mode: e.mode() & syscall.S_IFMT, Ino: n.fsys.newIno()})
+}
+
+// Lookup implements gofs.NodeLookuper: answered from the directory's
+// listing (no HEAD per name).
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	dir, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	p := joinPath(dir, name)
+	e, err := n.fsys.lookupEntry(ctx, p)
+	if err != nil {
+		return nil, n.fsys.fail("lookup", p, err)
+	}
+	if e == nil {
+		out.SetEntryTimeout(n.fsys.kernelTTL())
+		return nil, syscall.ENOENT
+	}
+	ch := n.childNode(ctx, name, e)
+	cn := ch.Operations().(*node)
+	n.fillAttr(cn.current(), ch.StableAttr().Ino, &out.Attr)
+	n.timeouts(out)
+	return ch, 0
+}
+
+// Getattr implements gofs.NodeGetattrer.
+func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if n != n.fsys.root {
+		n.mu.Lock()
+		open := n.entry != nil || n.local != nil || n.unlinked
+		n.mu.Unlock()
+		if !open {
+			if p, ok := n.path(); ok {
+				if e, err := n.fsys.lookupEntry(ctx, p); err == nil && e != nil && e.kind == n.kind {
+					n.mu.Lock()
+					n.a = e.attrs
+					n.mu.Unlock()
+				}
+			}
+		}
+	} else {
+		n.fsys.refreshRoot(ctx)
+	}
+	n.fillAttr(n.current(), n.StableAttr().Ino, &out.Attr)
+	out.SetTimeout(n.fsys.kernelTTL())
+	return 0
+}
+
+// refreshRoot reads the root's own marker attributes, if any.
+func (f *FS) refreshRoot(ctx context.Context) {
+	if f.ensureListed(ctx, "") != nil {
+		return
+	}
+	f.nsMu.Lock()
+	self := f.dirLocked("").self
+	f.nsMu.Unlock()
+	if self != nil {
+		f.root.mu.Lock()
+		f.root.a = self.attrs
+		f.root.mu.Unlock()
+	}
+}
+
+// Readdir implements gofs.NodeReaddirer from the cached listing.
+func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	dir, ok := n.path()
+	if !ok {
+		return gofs.NewListDirStream(nil), 0
+	}
+	if err := n.fsys.ensureListed(ctx, dir); err != nil {
+		return nil, n.fsys.fail("readdir", dir, err)
+	}
+	names, m := n.fsys.childNames(dir)
+	list := make([]fuse.DirEntry, 0, len(names))
+	for _, name := range names {
+		e := m[name]
+		ino := uint64(0)
+		if ch := n.GetChild(name); ch != nil {
+			ino = ch.StableAttr().Ino
+		}
+		list = append(list, fuse.DirEntry{Name: name, Mode: e.mode(), Ino: ino})
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+// Statfs implements gofs.NodeStatfser: the container's quota (or 1 PiB)
+// as the size, its bytes used as used.
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	ci := n.fsys.containerInfo(ctx)
+	const bs = 4096
+	total := int64(1 << 50)
+	if ci.QuotaBytes > 0 {
+		total = ci.QuotaBytes
+	}
+	used := min(ci.Bytes, total)
+	out.Bsize = bs
+	out.Frsize = bs
+	out.Blocks = uint64(total / bs)
+	out.Bfree = uint64((total - used) / bs)
+	out.Bavail = out.Bfree
+	out.Files = 1 << 40
+	out.Ffree = out.Files - uint64(ci.Objects)
+	out.NameLen = 255
+	return 0
+}
+
+// Fsync on a directory (fsyncdir) succeeds: every namespace change is
+// already sent to Swift when its call returns. On a file without a handle
+// it syncs the cached copy.
+func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := fh.(*handle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	if n.kind != kindFile {
+		return 0
+	}
+	p, ok := n.path()
+	if !ok {
+		return 0
+	}
+	if e := n.fsys.cache.Lookup(n.fsys.names.object(p)); e != nil {
+		if err := e.Sync(ctx); err != nil {
+			return n.fsys.fail("fsync", p, err)
+		}
+	}
+	return 0
+}
+
+func caller(ctx context.Context) (uint32, uint32) {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Uid, c.Gid
+	}
+	return 0, 0
+}
+
+// Mkdir implements gofs.NodeMkdirer: a marker object "dir/" persists the
+// (empty) directory with its mode.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	p := joinPath(dir, name)
+	if errno := checkName(name); errno != 0 {
+		return nil, errno
+	}
+	if e, err := f.lookupEntry(ctx, p); err != nil {
+		return nil, f.fail("mkdir", p, err)
+	} else if e != nil {
+		return nil, syscall.EEXIST
+	}
+	uid, gid := caller(ctx)
+	a := attrs{kind: kindDir, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	info, err := f.putMarker(ctx, p, a)
+	if err != nil {
+		return nil, f.fail("mkdir", p, err)
+	}
+	e := &nsEntry{attrs: a, remote: true, markerName: f.names.marker(p), etag: info.ETag, contentType: info.ContentType}
+	f.setEntry(p, e)
+	f.nsMu.Lock()
+	ds := f.dirLocked(p)
+	ds.listedAt = f.now()
+	self := *e
+	self.localAt = f.now()
+	ds.self = &self
+	f.nsMu.Unlock()
+	ch := n.childNode(ctx, name, e)
+	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
+	n.timeouts(out)
+	return ch, 0
+}
+
+func (f *FS) putMarker(ctx context.Context, p string, a attrs) (swiftclient.ObjectInfo, error) {
+	ct, meta := encode(ctDirectory, a)
+	return f.client.Put(ctx, f.names.marker(p), strings.NewReader(""), 0,
+		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: "d41d8cd98f00b204e9800998ecf8427e"})
+}
+
+func checkName(name string) syscall.Errno {
+	if len(name) > 255 {
+		return syscall.ENAMETOOLONG
+	}
+	if strings.ContainsRune(name, '/') || name == "" {
+		return syscall.EINVAL
+	}
+	return 0
+}
+
+// Symlink implements gofs.NodeSymlinker: an object holding the target text
+// verbatim, content type application/link, created only if absent
+// (If-None-Match: *), so that symlink() as a lock is atomic even across
+// mounts.
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	p := joinPath(dir, name)
+	if errno := checkName(name); errno != 0 {
+		return nil, errno
+	}
+	if e, err := f.lookupEntry(ctx, p); err != nil {
+		return nil, f.fail("symlink", p, err)
+	} else if e != nil {
+		return nil, syscall.EEXIST
+	}
+	if f.cache.Lookup(f.names.object(p)) != nil && f.cache.Lookup(f.names.object(p)).Dirty() {
+		return nil, syscall.EEXIST
+	}
+	uid, gid := caller(ctx)
+	a := attrs{kind: kindSymlink, perm: 0o777, uid: uid, gid: gid, mtime: f.now(), size: int64(len(target)), explicit: true}
+	ct, meta := encode(ctSymlink, a)
+	sum := md5hex([]byte(target))
+	info, err := f.client.Put(ctx, f.names.object(p), strings.NewReader(target), int64(len(target)),
+		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: sum, IfNoneMatch: true})
+	if err != nil {
+		return nil, f.fail("symlink", p, err)
+	}
+	e := &nsEntry{attrs: a, remote: true, etag: info.ETag, contentType: ct, lastModified: info.LastModified}
+	f.setEntry(p, e)
+	ch := n.childNode(ctx, name, e)
+	cn := ch.Operations().(*node)
+	cn.mu.Lock()
+	cn.target = target
+	cn.mu.Unlock()
+	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
+	n.timeouts(out)
+	return ch, 0
+}
+
+// Readlink implements gofs.NodeReadlinker: the object's content.
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	n.mu.Lock()
+	t := n.target
+	n.mu.Unlock()
+	if t != "" {
+		return []byte(t), 0
+	}
+	p, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	rc, _, err := n.fsys.client.Get(ctx, n.fsys.names.object(p), 0, 4096)
+	if err != nil {
+		return nil, n.fsys.fail("readlink", p, err)
+	}
+	defer rc.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		k, rerr := rc.Read(buf)
+		b.Write(buf[:k])
+		if rerr != nil {
+			break
+		}
+	}
+	n.mu.Lock()
+	n.target = b.String()
+	n.mu.Unlock()
+	return []byte(b.String()), 0
+}

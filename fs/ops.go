@@ -1,0 +1,689 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/swiftfs/swiftfs/swiftclient"
+)
+
+func writeFlags(flags uint32) bool {
+	return flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
+}
+
+// remoteInfo returns what Swift has for the entry, revalidated with a HEAD
+// when the listing is older than MetadataTTL; nil when nothing is there.
+func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient.ObjectInfo, error) {
+	if e == nil || !e.remote {
+		return nil, nil
+	}
+	oi := &swiftclient.ObjectInfo{Name: f.names.object(p), Size: e.size, ETag: e.etag,
+		LastModified: e.lastModified, ContentType: e.contentType, LargeObject: e.large}
+	if e.etag != "" && (e.localAt.IsZero() || f.now().Sub(e.localAt) < f.opts.MetadataTTL) {
+		return oi, nil
+	}
+	st, err := f.client.Stat(ctx, oi.Name)
+	if errors.Is(err, swiftclient.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Open implements gofs.NodeOpener: the object's content comes whole into
+// the cache (streamed; reads wait only for their bytes), shared by every
+// descriptor of the file. Opening for write without writing uploads
+// nothing; O_TRUNC of a non-empty file makes it dirty.
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	f := n.fsys
+	if n.kind == kindDir {
+		return nil, 0, syscall.EISDIR
+	}
+	write := writeFlags(flags)
+	if f.opts.ReadOnly && write {
+		return nil, 0, syscall.EROFS
+	}
+	p, ok := n.path()
+	n.mu.Lock()
+	if n.local != nil {
+		lf := n.local
+		n.handles++
+		n.mu.Unlock()
+		if flags&syscall.O_TRUNC != 0 {
+			lf.f.Truncate(0)
+		}
+		return &handle{n: n, lf: lf, flags: flags}, 0, 0
+	}
+	cur := n.entry
+	n.mu.Unlock()
+	if !ok && cur == nil {
+		return nil, 0, syscall.ENOENT
+	}
+	obj := f.names.object(p)
+	var remote *swiftclient.ObjectInfo
+	if cur == nil {
+		ne, err := f.lookupEntry(ctx, p)
+		if err != nil {
+			return nil, 0, f.fail("open", p, err)
+		}
+		if remote, err = f.remoteInfo(ctx, p, ne); err != nil {
+			return nil, 0, f.fail("open", p, err)
+		}
+	}
+	trunc := write && flags&syscall.O_TRUNC != 0
+	e, err := f.cache.Open(obj, remote, trunc)
+	if err != nil {
+		return nil, 0, f.fail("open", p, err)
+	}
+	if trunc {
+		before := e.Size()
+		if err := e.Truncate(0); err != nil {
+			f.cache.Release(e)
+			return nil, 0, f.fail("open", p, err)
+		}
+		if (before > 0 || (remote != nil && remote.Size > 0)) && !e.Dirty() {
+			if err := e.MarkDirty(); err != nil {
+				f.cache.Release(e)
+				return nil, 0, f.fail("open", p, err)
+			}
+		}
+	}
+	var fuseFlags uint32
+	n.mu.Lock()
+	n.entry = e
+	n.handles++
+	if remote != nil && !e.Dirty() && n.keepETag == remote.ETag && e.Complete() {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	}
+	if remote != nil {
+		n.keepETag = remote.ETag
+	} else {
+		n.keepETag = ""
+	}
+	n.mu.Unlock()
+	h := &handle{n: n, e: e, flags: flags}
+	if trunc {
+		h.wrote = true
+	}
+	return h, fuseFlags, 0
+}
+
+// Create implements gofs.NodeCreater: a new, empty, dirty copy in the
+// cache; nothing reaches Swift before the upload after close or fsync.
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return nil, nil, 0, syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return nil, nil, 0, syscall.ENOENT
+	}
+	if errno := checkName(name); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	p := joinPath(dir, name)
+	existing, err := f.lookupEntry(ctx, p)
+	if err != nil {
+		return nil, nil, 0, f.fail("create", p, err)
+	}
+	if existing != nil {
+		if flags&syscall.O_EXCL != 0 {
+			return nil, nil, 0, syscall.EEXIST
+		}
+		if existing.kind == kindDir {
+			return nil, nil, 0, syscall.EISDIR
+		}
+		ch := n.childNode(ctx, name, existing)
+		cn := ch.Operations().(*node)
+		fh, ff, errno := cn.Open(ctx, flags)
+		if errno != 0 {
+			return nil, nil, 0, errno
+		}
+		n.fillAttr(cn.current(), ch.StableAttr().Ino, &out.Attr)
+		n.timeouts(out)
+		return ch, fh, ff, 0
+	}
+	uid, gid := caller(ctx)
+	a := attrs{kind: kindFile, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	ne := &nsEntry{attrs: a}
+	cn := &node{fsys: f, kind: kindFile, a: a}
+	var h *handle
+	if localOnly(name) {
+		file, err := os.OpenFile(filepath.Join(f.localDir, strconv.FormatUint(f.newIno(), 10)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return nil, nil, 0, f.fail("create", p, err)
+		}
+		ne.localOnly = true
+		cn.local = &localFile{f: file}
+		cn.handles = 1
+		h = &handle{n: cn, lf: cn.local, flags: flags}
+	} else {
+		e, err := f.cache.Open(f.names.object(p), nil, true)
+		if err != nil {
+			return nil, nil, 0, f.fail("create", p, err)
+		}
+		ct, meta := encode(baseType(name, kindFile), a)
+		e.SetAttrs(ct, meta)
+		if err := e.Truncate(0); err == nil {
+			err = e.MarkDirty()
+		}
+		if err != nil {
+			f.cache.Release(e)
+			return nil, nil, 0, f.fail("create", p, err)
+		}
+		cn.entry = e
+		cn.handles = 1
+		h = &handle{n: cn, e: e, flags: flags, wrote: true}
+	}
+	f.setEntry(p, ne)
+	ch := n.NewInode(ctx, cn, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: f.newIno()})
+	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
+	n.timeouts(out)
+	return ch, h, 0, 0
+}
+
+// Setattr implements gofs.NodeSetattrer: truncate changes the cached copy;
+// chmod, chown and utimes are persisted in the object's content type and
+// metadata (with the next upload of a dirty file, else by a POST).
+func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	p, ok := n.path()
+	if sz, has := in.GetSize(); has {
+		if n.kind != kindFile {
+			return syscall.EISDIR
+		}
+		if errno := n.truncate(ctx, fh, p, ok, int64(sz)); errno != 0 {
+			return errno
+		}
+	}
+	_, hasMode := in.GetMode()
+	_, hasUID := in.GetUID()
+	_, hasGID := in.GetGID()
+	_, hasMtime := in.GetMTime()
+	if hasMode || hasUID || hasGID || hasMtime {
+		n.mu.Lock()
+		if m, has := in.GetMode(); has {
+			n.a.perm = m & 0o7777
+		}
+		if u, has := in.GetUID(); has {
+			n.a.uid = u
+		}
+		if g, has := in.GetGID(); has {
+			n.a.gid = g
+		}
+		if t, has := in.GetMTime(); has {
+			n.a.mtime = t
+			n.written = t
+		}
+		n.a.explicit = true
+		a := n.a
+		local := n.local != nil
+		n.mu.Unlock()
+		if ok && !local {
+			if err := f.persistAttrs(ctx, n, p, a); err != nil {
+				return f.fail("setattr", p, err)
+			}
+		}
+	}
+	n.fillAttr(n.current(), n.StableAttr().Ino, &out.Attr)
+	out.SetTimeout(f.kernelTTL())
+	return 0
+}
+
+func (n *node) truncate(ctx context.Context, fh gofs.FileHandle, p string, ok bool, size int64) syscall.Errno {
+	f := n.fsys
+	if h, isH := fh.(*handle); isH {
+		if h.lf != nil {
+			if err := h.lf.f.Truncate(size); err != nil {
+				return f.fail("truncate", p, err)
+			}
+			return 0
+		}
+		if err := h.e.Truncate(size); err != nil {
+			return f.fail("truncate", p, err)
+		}
+		h.mu.Lock()
+		h.wrote = true
+		h.mu.Unlock()
+		return 0
+	}
+	n.mu.Lock()
+	lf := n.local
+	n.mu.Unlock()
+	if lf != nil {
+		if err := lf.f.Truncate(size); err != nil {
+			return f.fail("truncate", p, err)
+		}
+		return 0
+	}
+	// truncate(path): open the copy, change it, release (schedules upload).
+	h, _, errno := n.Open(ctx, syscall.O_WRONLY)
+	if errno != 0 {
+		return errno
+	}
+	hh := h.(*handle)
+	err := hh.e.Truncate(size)
+	if ok {
+		n.stampForUpload(p, hh.e)
+	}
+	hh.Release(ctx)
+	if err != nil {
+		return f.fail("truncate", p, err)
+	}
+	return 0
+}
+
+// persistAttrs stores a in Swift: in the pending upload of a dirty copy,
+// else by POST (files, symlinks) or by rewriting the marker (directories).
+func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error {
+	obj := f.names.object(p)
+	ne, _ := f.lookupEntry(ctx, p)
+	base := baseType(p, n.kind)
+	if ne != nil && ne.contentType != "" {
+		base = ne.contentType
+	}
+	ct, meta := encode(base, a)
+	switch n.kind {
+	case kindDir:
+		if n == f.root && f.opts.Prefix == "" {
+			return nil // the container root has no marker
+		}
+		info, err := f.putMarker(ctx, p, a)
+		if err != nil {
+			return err
+		}
+		f.updateEntry(p, func(e *nsEntry) {
+			e.attrs.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
+			e.remote, e.markerName, e.etag = true, f.names.marker(p), info.ETag
+		})
+		return nil
+	case kindFile:
+		if e := f.cache.Lookup(obj); e != nil && (e.Dirty() || n.hasOpenDirty()) {
+			e.SetAttrs(ct, meta)
+			f.updateEntry(p, func(e *nsEntry) { e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime })
+			if e.Dirty() {
+				return nil
+			}
+		}
+	}
+	if ne == nil || !ne.remote {
+		if e := f.cache.Lookup(obj); e != nil {
+			e.SetAttrs(ct, meta)
+		}
+		return nil
+	}
+	err := f.client.Update(ctx, obj, ct, meta)
+	if errors.Is(err, swiftclient.ErrNotFound) {
+		err = nil
+	}
+	if err == nil {
+		f.updateEntry(p, func(e *nsEntry) {
+			e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
+			e.contentType = ct
+		})
+	}
+	return err
+}
+
+func (n *node) hasOpenDirty() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.entry != nil && n.entry.Dirty()
+}
+
+// Unlink implements gofs.NodeUnlinker: the pending upload is cancelled and
+// the object deleted. Open descriptors keep working on the local copy.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return syscall.ENOENT
+	}
+	p := joinPath(dir, name)
+	e, err := f.lookupEntry(ctx, p)
+	if err != nil {
+		return f.fail("unlink", p, err)
+	}
+	if e == nil {
+		return syscall.ENOENT
+	}
+	if e.kind == kindDir {
+		return syscall.EISDIR
+	}
+	if ch := n.GetChild(name); ch != nil {
+		cn := ch.Operations().(*node)
+		cn.mu.Lock()
+		cn.unlinked = true
+		if cn.local != nil && cn.handles == 0 {
+			os.Remove(cn.local.f.Name())
+			cn.local.f.Close()
+			cn.local = nil
+		}
+		cn.mu.Unlock()
+	}
+	obj := f.names.object(p)
+	f.cache.Remove(obj)
+	if e.remote {
+		err := f.client.Delete(ctx, obj, swiftclient.DeleteOptions{MultipartManifest: e.large})
+		if err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+			return f.fail("unlink", p, err)
+		}
+	}
+	f.removeEntry(p)
+	f.keepDir(ctx, dir)
+	return 0
+}
+
+// keepDir writes a marker for an implicit directory that just lost its
+// last entry, so that it does not vanish (POSIX directories persist).
+func (f *FS) keepDir(ctx context.Context, dir string) {
+	if dir == "" {
+		return
+	}
+	f.nsMu.Lock()
+	ds := f.dirLocked(dir)
+	empty := len(ds.children) == 0
+	hasMarker := ds.self != nil
+	f.nsMu.Unlock()
+	if !empty || hasMarker {
+		return
+	}
+	pe, _ := f.lookupEntry(ctx, dir)
+	if pe == nil || pe.markerName != "" {
+		return
+	}
+	a := pe.attrs
+	if _, err := f.putMarker(ctx, dir, a); err != nil {
+		f.log.Warn("could not keep the emptied directory", "path", dir, "err", err)
+		return
+	}
+	f.updateEntry(dir, func(e *nsEntry) { e.markerName = f.names.marker(dir); e.remote = true })
+	f.nsMu.Lock()
+	self := &nsEntry{attrs: a, remote: true, markerName: f.names.marker(dir), localAt: f.now()}
+	f.dirLocked(dir).self = self
+	f.nsMu.Unlock()
+}
+
+// dirEmpty lists dir afresh and reports whether it has no entries.
+func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
+	f.nsMu.Lock()
+	if ds := f.dirs[dir]; ds != nil {
+		ds.listedAt = ds.listedAt.Add(-f.opts.MetadataTTL) // force a fresh listing
+	}
+	f.nsMu.Unlock()
+	if err := f.ensureListed(ctx, dir); err != nil {
+		return false, err
+	}
+	f.nsMu.Lock()
+	defer f.nsMu.Unlock()
+	return len(f.dirLocked(dir).children) == 0, nil
+}
+
+// Rmdir implements gofs.NodeRmdirer: ENOTEMPTY unless the directory has no
+// entries; its marker objects are deleted.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return syscall.ENOENT
+	}
+	p := joinPath(dir, name)
+	e, err := f.lookupEntry(ctx, p)
+	if err != nil {
+		return f.fail("rmdir", p, err)
+	}
+	if e == nil {
+		return syscall.ENOENT
+	}
+	if e.kind != kindDir {
+		return syscall.ENOTDIR
+	}
+	empty, err := f.dirEmpty(ctx, p)
+	if err != nil {
+		return f.fail("rmdir", p, err)
+	}
+	if !empty {
+		return syscall.ENOTEMPTY
+	}
+	for _, m := range []string{f.names.marker(p), f.names.object(p)} {
+		if m == f.names.object(p) && e.markerName != m {
+			continue
+		}
+		if err := f.client.Delete(ctx, m, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+			return f.fail("rmdir", p, err)
+		}
+	}
+	f.removeEntry(p)
+	f.forgetTree(p)
+	f.keepDir(ctx, dir)
+	return 0
+}
+
+// Rename implements gofs.NodeRenamer. A file whose content is only in the
+// cache (not uploaded yet) is renamed locally: the pending upload goes to
+// the new name, so write-temp-then-rename costs one upload. An uploaded
+// file is copied server-side and the old object deleted. A directory is
+// renamed object by object (not atomic; see docs/SEMANTICS.md).
+func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	f := n.fsys
+	if f.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	if flags&^uint32(1) != 0 { // only RENAME_NOREPLACE is supported
+		return syscall.EINVAL
+	}
+	np, ok := newParent.(*node)
+	if !ok {
+		return syscall.EXDEV
+	}
+	sdir, ok1 := n.path()
+	ddir, ok2 := np.path()
+	if !ok1 || !ok2 {
+		return syscall.ENOENT
+	}
+	if errno := checkName(newName); errno != 0 {
+		return errno
+	}
+	src, dst := joinPath(sdir, name), joinPath(ddir, newName)
+	if src == dst {
+		return 0
+	}
+	se, err := f.lookupEntry(ctx, src)
+	if err != nil {
+		return f.fail("rename", src, err)
+	}
+	if se == nil {
+		return syscall.ENOENT
+	}
+	de, err := f.lookupEntry(ctx, dst)
+	if err != nil {
+		return f.fail("rename", dst, err)
+	}
+	if de != nil && flags&1 != 0 {
+		return syscall.EEXIST
+	}
+	if se.kind == kindDir {
+		if strings.HasPrefix(dst+"/", src+"/") {
+			return syscall.EINVAL
+		}
+		if de != nil {
+			if de.kind != kindDir {
+				return syscall.ENOTDIR
+			}
+			empty, err := f.dirEmpty(ctx, dst)
+			if err != nil {
+				return f.fail("rename", dst, err)
+			}
+			if !empty {
+				return syscall.ENOTEMPTY
+			}
+		}
+		if err := f.renameDir(ctx, src, dst, se, de); err != nil {
+			return f.fail("rename", src, err)
+		}
+		f.keepDir(ctx, sdir)
+		return 0
+	}
+	if de != nil && de.kind == kindDir {
+		return syscall.EISDIR
+	}
+	if se.localOnly || localOnly(newName) {
+		if se.localOnly && localOnly(newName) {
+			f.removeEntry(src)
+			f.setEntry(dst, se)
+			return 0
+		}
+		return syscall.EXDEV
+	}
+	if err := f.renameFile(ctx, src, dst, se, de); err != nil {
+		return f.fail("rename", src, err)
+	}
+	f.keepDir(ctx, sdir)
+	return 0
+}
+
+func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) error {
+	sobj, dobj := f.names.object(src), f.names.object(dst)
+	moved, dirty, err := f.cache.Rename(sobj, dobj)
+	if err != nil {
+		return err
+	}
+	if de != nil && de.large && de.remote {
+		// The old target's segments would be orphaned by the overwrite.
+		if err := f.client.Delete(ctx, dobj, swiftclient.DeleteOptions{MultipartManifest: true}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+			return err
+		}
+	}
+	ne := *se
+	if dirty {
+		// The pending upload writes dst; src's old object goes now.
+		if se.remote {
+			if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+				return err
+			}
+		}
+		ne.remote = de != nil && de.remote
+	} else if se.remote || moved {
+		info, err := f.client.Copy(ctx, sobj, dobj, swiftclient.CopyOptions{ManifestOnly: se.large})
+		if err != nil {
+			return err
+		}
+		if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+			return err
+		}
+		ne.remote = true
+		if info.ETag != "" {
+			ne.etag = info.ETag
+		}
+	}
+	f.removeEntry(src)
+	f.setEntry(dst, &ne)
+	return nil
+}
+
+// renameDir copies every object under src to dst and deletes the
+// originals; dirty cached files are renamed locally.
+func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) error {
+	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
+	var objs []swiftclient.ObjectInfo
+	marker := ""
+	for {
+		page, err := f.client.List(ctx, swiftclient.ListOptions{Prefix: sp, Marker: marker})
+		if err != nil {
+			return err
+		}
+		objs = append(objs, page.Entries...)
+		if !page.More || len(page.Entries) == 0 {
+			break
+		}
+		marker = page.Entries[len(page.Entries)-1].Name
+	}
+	if de != nil && de.markerName != "" {
+		if err := f.client.Delete(ctx, de.markerName, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+			return err
+		}
+	}
+	work := make(chan swiftclient.ObjectInfo)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for oi := range work {
+				to := dp + oi.Name[len(sp):]
+				_, dirty, err := f.cache.Rename(oi.Name, to)
+				if err == nil && !dirty {
+					_, err = f.client.Copy(ctx, oi.Name, to, swiftclient.CopyOptions{ManifestOnly: oi.LargeObject})
+				}
+				if err == nil {
+					err = f.client.Delete(ctx, oi.Name, swiftclient.DeleteOptions{})
+					if errors.Is(err, swiftclient.ErrNotFound) {
+						err = nil
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, oi := range objs {
+		work <- oi
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		f.forgetTree(src)
+		f.forgetTree(dst)
+		return firstErr
+	}
+	// Files only in the cache (not uploaded yet) move locally.
+	for name := range f.cache.DirtyNames() {
+		if strings.HasPrefix(name, sp) {
+			if _, _, err := f.cache.Rename(name, dp+name[len(sp):]); err != nil {
+				return err
+			}
+		}
+	}
+	if se.markerName != "" && se.markerName == f.names.object(src) {
+		// A no-slash marker: move it as "dst/".
+		f.putMarker(ctx, dst, se.attrs)
+		f.client.Delete(ctx, se.markerName, swiftclient.DeleteOptions{})
+	}
+	f.forgetTree(src)
+	f.forgetTree(dst)
+	f.removeEntry(src)
+	ne := *se
+	if ne.markerName != "" {
+		ne.markerName = f.names.marker(dst)
+	}
+	f.setEntry(dst, &ne)
+	return nil
+}
