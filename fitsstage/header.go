@@ -396,8 +396,8 @@ func ParseHeader(buf []byte) (Header, error) {
 // caller can walk HDUs until io.EOF. A header that is cut short returns a
 // *CheckError (with HDU -1, as ReadHeader does not know the HDU index);
 // read failures are returned wrapped.
-func ReadHeader(r io.ReaderAt, off int64) (Header, int64, error) {
-	h, err := readHeader(r, off, -1, -1)
+func ReadHeader(r io.ReaderAt, off int64) (h Header, next int64, err error) {
+	h, err = readHeader(r, off, -1, -1)
 	if err != nil {
 		return Header{}, off, err
 	}

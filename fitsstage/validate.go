@@ -147,14 +147,14 @@ func Validate(r io.ReaderAt, size int64) (*Layout, error) {
 	for i := 0; off < size; i++ {
 		if i > 0 {
 			// Only an extension may follow; anything else is trailing junk.
-			var magic [10]byte
+			var magic [8]byte
 			if n, err := r.ReadAt(magic[:], off); n < len(magic) {
 				if err == nil {
 					err = io.ErrUnexpectedEOF
 				}
 				return nil, fmt.Errorf("fitsstage: reading HDU %d at offset %d: %w", i, off, err)
 			}
-			if string(magic[:8]) != "XTENSION" {
+			if string(magic[:]) != "XTENSION" {
 				return nil, &CheckError{HDU: i, Offset: off, Check: CheckTrailingData,
 					Msg: fmt.Sprintf("the %d bytes after the end of HDU %d do not start with an XTENSION card: junk after the last HDU or a corrupt extension header", size-off, i-1)}
 			}

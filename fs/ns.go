@@ -238,12 +238,29 @@ func (f *FS) lookupEntry(ctx context.Context, p string) (*nsEntry, error) {
 		return nil, err
 	}
 	f.nsMu.Lock()
-	defer f.nsMu.Unlock()
 	e := f.dirLocked(dir).children[base]
 	if e == nil {
+		f.nsMu.Unlock()
 		return nil, nil
 	}
 	c := *e
+	f.nsMu.Unlock()
+	if c.kind == kindDir && !c.explicit {
+		// A directory's mode lives in its marker, which only its own
+		// listing shows ("dir/" is rolled into the parent's subdir entry).
+		if err := f.ensureListed(ctx, p); err != nil {
+			return nil, err
+		}
+		f.nsMu.Lock()
+		if self := f.dirLocked(p).self; self != nil {
+			c.attrs = self.attrs
+			c.markerName, c.remote = self.markerName, true
+			if e := f.dirLocked(dir).children[base]; e != nil && e.kind == kindDir {
+				e.attrs, e.markerName, e.remote = self.attrs, self.markerName, true
+			}
+		}
+		f.nsMu.Unlock()
+	}
 	return &c, nil
 }
 

@@ -132,12 +132,12 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 type authMode int
 
 const (
-	authNone     authMode = iota // nothing configured
-	authToken                    // pre-authenticated storage URL + token only
-	authV1                       // tempauth / swauth
-	authV2                       // Keystone v2
-	authV3                       // Keystone v3 password
-	authV3AppCred                // Keystone v3 application credential
+	authNone      authMode = iota // nothing configured
+	authToken                     // pre-authenticated storage URL + token only
+	authV1                        // tempauth / swauth
+	authV2                        // Keystone v2
+	authV3                        // Keystone v3 password
+	authV3AppCred                 // Keystone v3 application credential
 )
 
 // resolved is Options with defaults applied and credentials complete.

@@ -208,6 +208,12 @@ func (f *Fake) Put(ctx context.Context, name string, body io.ReadSeeker, size in
 	if name == "" || len(name) > 1024 {
 		return swiftclient.ObjectInfo{}, fail("put", name, 400, "bad object name")
 	}
+	if err := swiftclient.ValidateMeta(opts.Meta); err != nil {
+		return swiftclient.ObjectInfo{}, fail("put", name, 400, err.Error())
+	}
+	if _, err := hex.DecodeString(opts.MD5); err != nil || (opts.MD5 != "" && len(opts.MD5) != 2*md5.Size) {
+		return swiftclient.ObjectInfo{}, fail("put", name, 400, "bad MD5")
+	}
 	o := &object{contentType: opts.ContentType, meta: maps.Clone(opts.Meta)}
 	if o.contentType == "" {
 		o.contentType = "application/octet-stream"
@@ -329,6 +335,9 @@ func (f *Fake) Copy(ctx context.Context, src, dst string, opts swiftclient.CopyO
 	if err := f.begin("copy", src); err != nil {
 		return swiftclient.ObjectInfo{}, err
 	}
+	if err := swiftclient.ValidateMeta(opts.Meta); err != nil {
+		return swiftclient.ObjectInfo{}, fail("copy", src, 400, err.Error())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o, ok := f.objects[src]
@@ -363,6 +372,9 @@ func (f *Fake) Copy(ctx context.Context, src, dst string, opts swiftclient.CopyO
 func (f *Fake) Update(ctx context.Context, name string, contentType string, meta map[string]string) error {
 	if err := f.begin("update", name); err != nil {
 		return err
+	}
+	if err := swiftclient.ValidateMeta(meta); err != nil {
+		return fail("update", name, 400, err.Error())
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -34,6 +34,16 @@ SAIO_OBJECT_PORT=${SAIO_OBJECT_PORT:-6200}
 SAIO_CONTAINER_PORT=${SAIO_CONTAINER_PORT:-6201}
 SAIO_ACCOUNT_PORT=${SAIO_ACCOUNT_PORT:-6202}
 SAIO_START_TIMEOUT=${SAIO_START_TIMEOUT:-60}
+# container-/object-updater sweep interval. Each sweep forks a child that runs
+# eventlet.monkey_patch() (~0.5-1 s CPU), so 2 s would burn about one of the
+# two cores: 10 s keeps the account counts reasonably fresh for ~5-10 % CPU.
+SAIO_UPDATER_INTERVAL=${SAIO_UPDATER_INTERVAL:-10}
+SAIO_OBJECT_UPDATER_INTERVAL=${SAIO_OBJECT_UPDATER_INTERVAL:-$SAIO_UPDATER_INTERVAL}
+# The container-updater forks one child (and monkey-patches) per container
+# ring PARTITION that holds a container DB: with part_power 10 every new
+# container costs ~1 s of CPU per sweep. Part power 0 = one partition, one fork.
+SAIO_CONTAINER_PART_POWER=${SAIO_CONTAINER_PART_POWER:-0}
+SAIO_EXPIRER_INTERVAL=${SAIO_EXPIRER_INTERVAL:-2}
 SAIO_TMPFS=${SAIO_TMPFS:-0}
 SAIO_TMPFS_SIZE=${SAIO_TMPFS_SIZE:-2g}
 
@@ -42,7 +52,7 @@ SWIFT_PKGS=(swift swift-proxy swift-object swift-container swift-account
 KEYSTONE_PKGS=(python3-keystone python3-keystonemiddleware
   python3-keystoneclient uwsgi-core uwsgi-plugin-python3)
 
-# Start order; stop goes the other way round.
+# Start order (stop TERMs all process groups at once).
 CORE_DAEMONS=(memcached account-server container-server object-server proxy-server)
 LATE_DAEMONS=(container-updater object-updater object-expirer)
 
@@ -52,7 +62,9 @@ log() { echo "swift.sh: $*" >&2; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 for v in SAIO_PORT SAIO_PROXY_WORKERS SAIO_TOKEN_LIFE SAIO_KEYSTONE_PORT \
   SAIO_KEYSTONE_PROCESSES SAIO_MEMCACHED_PORT SAIO_OBJECT_PORT \
-  SAIO_CONTAINER_PORT SAIO_ACCOUNT_PORT SAIO_START_TIMEOUT; do
+  SAIO_CONTAINER_PORT SAIO_ACCOUNT_PORT SAIO_START_TIMEOUT \
+  SAIO_UPDATER_INTERVAL SAIO_OBJECT_UPDATER_INTERVAL SAIO_EXPIRER_INTERVAL \
+  SAIO_CONTAINER_PART_POWER; do
   is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
 done
 
@@ -299,7 +311,7 @@ EOF
 
   {
     common_default "$SAIO_CONTAINER_PORT" container-server
-    cat <<'EOF'
+    cat <<EOF
 
 [pipeline:main]
 pipeline = healthcheck recon container-server
@@ -314,8 +326,9 @@ use = egg:swift#recon
 use = egg:swift#healthcheck
 
 [container-updater]
-# keep the account's object/byte counts current within seconds
-interval = 2
+# keeps the account's container/object/byte counts current
+interval = $SAIO_UPDATER_INTERVAL
+log_name = container-updater
 
 [container-replicator]
 [container-auditor]
@@ -326,7 +339,7 @@ EOF
 
   {
     common_default "$SAIO_OBJECT_PORT" object-server
-    cat <<'EOF'
+    cat <<EOF
 
 [pipeline:main]
 pipeline = healthcheck recon object-server
@@ -341,7 +354,9 @@ use = egg:swift#recon
 use = egg:swift#healthcheck
 
 [object-updater]
-interval = 2
+# sends the container updates that failed at PUT/DELETE time (async pendings)
+interval = $SAIO_OBJECT_UPDATER_INTERVAL
+log_name = object-updater
 
 [object-replicator]
 [object-reconstructor]
@@ -360,7 +375,8 @@ recon_cache_path = $CACHE
 log_name = object-expirer
 
 [object-expirer]
-interval = 2
+interval = $SAIO_EXPIRER_INTERVAL
+log_name = object-expirer
 
 [pipeline:main]
 pipeline = catch_errors proxy-logging cache proxy-server
@@ -504,23 +520,29 @@ EOF
   } | write_file "$ETC/proxy-server.conf" 0600 # tempauth/keystone passwords
 }
 
-# Rings: part_power 10, 1 replica, min_part_hours 1, one device; built in one
-# python process, only when missing or when host/ports/device changed.
+# Rings: 1 replica, min_part_hours 1, one device sdb1; part_power 10 for the
+# object and account rings, SAIO_CONTAINER_PART_POWER (default 0) for the
+# container ring. Built in one python process, only when missing or when
+# host/ports/device/part power changed.
 build_rings() {
   local want have=""
-  want="v1 $SAIO_HOST object:$SAIO_OBJECT_PORT container:$SAIO_CONTAINER_PORT account:$SAIO_ACCOUNT_PORT sdb1 10 1 1"
+  want="v2 $SAIO_HOST object:$SAIO_OBJECT_PORT:10 container:$SAIO_CONTAINER_PORT:$SAIO_CONTAINER_PART_POWER account:$SAIO_ACCOUNT_PORT:10 sdb1 1 1"
   [[ -f $ETC/rings.params ]] && have=$(<"$ETC/rings.params")
   if [[ $have == "$want" && -f $ETC/object.ring.gz && -f $ETC/container.ring.gz && -f $ETC/account.ring.gz ]]; then
     return 0
   fi
-  "$PY" - "$ETC" "$SAIO_HOST" "object:$SAIO_OBJECT_PORT" \
-    "container:$SAIO_CONTAINER_PORT" "account:$SAIO_ACCOUNT_PORT" <<'EOF'
+  if [[ -n $have && -n $(ls -A "$SRV/sdb1" 2>/dev/null) ]]; then
+    log "WARNING: ring layout changed; existing data may be unreachable (swift.sh reset)"
+  fi
+  "$PY" - "$ETC" "$SAIO_HOST" "object:$SAIO_OBJECT_PORT:10" \
+    "container:$SAIO_CONTAINER_PORT:$SAIO_CONTAINER_PART_POWER" \
+    "account:$SAIO_ACCOUNT_PORT:10" <<'EOF'
 import os, sys
 from swift.common.ring import RingBuilder
 etc, host = sys.argv[1], sys.argv[2]
 for spec in sys.argv[3:]:
-    kind, port = spec.split(':')
-    b = RingBuilder(10, 1, 1)
+    kind, port, part_power = spec.split(':')
+    b = RingBuilder(int(part_power), 1, 1)
     b.add_dev({'id': 0, 'region': 1, 'zone': 1, 'ip': host, 'port': int(port),
                'device': 'sdb1', 'weight': 100.0, 'meta': ''})
     b.rebalance()
@@ -567,34 +589,49 @@ backend = dogpile.cache.memory
 EOF
 }
 
-keystone_manage() {
-  /usr/bin/keystone-manage --config-file "$ETC/keystone.conf" "$@" \
-    >>"$LOGD/keystone-manage.log" 2>&1 ||
-    { tail -n 30 "$LOGD/keystone-manage.log" >&2; die "keystone-manage $1 failed"; }
-}
-
-# First start only: database (sqlite in WAL mode), fernet keys, bootstrap.
+# First start only: database (sqlite in WAL mode), fernet and credential keys,
+# bootstrap (admin user, RegionOne, identity endpoint). The four
+# keystone-manage commands run in ONE python process: each keystone-manage
+# costs ~2.5 s of imports.
 keystone_bootstrap() {
-  local want have=""
+  local want have="" t0
   want="v1 $SAIO_KEYSTONE_PORT $(sha256sum <<<"$SAIO_KEYSTONE_ADMIN_PASSWORD" | cut -c1-16)"
   [[ -f $KS/bootstrapped ]] && have=$(<"$KS/bootstrapped")
   [[ $have == "$want" && -f $KS/keystone.db ]] && return 0
-  log "keystone: creating database and keys (first start, ~15 s)"
+  log "keystone: creating database and keys (first start only)"
+  t0=$(now)
   rm -rf "$KS/keystone.db" "$KS/keystone.db-wal" "$KS/keystone.db-shm" \
     "$KS/fernet-keys" "$KS/credential-keys" "$KS/provisioned"
-  keystone_manage db_sync
-  # rollback-journal sqlite gives "database is locked" under uwsgi
-  "$PY" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' \
-    "$KS/keystone.db"
-  keystone_manage fernet_setup --keystone-user root --keystone-group root
-  keystone_manage credential_setup --keystone-user root --keystone-group root
-  OS_BOOTSTRAP_PASSWORD=$SAIO_KEYSTONE_ADMIN_PASSWORD keystone_manage bootstrap \
-    --bootstrap-username admin --bootstrap-project-name admin \
-    --bootstrap-role-name admin --bootstrap-service-name keystone \
-    --bootstrap-region-id RegionOne \
-    --bootstrap-admin-url "$KS_URL" --bootstrap-internal-url "$KS_URL" \
-    --bootstrap-public-url "$KS_URL"
+  OS_BOOTSTRAP_PASSWORD=$SAIO_KEYSTONE_ADMIN_PASSWORD "$PY" - "$ETC/keystone.conf" \
+    "$KS/keystone.db" "$KS_URL" >>"$LOGD/keystone-manage.log" 2>&1 <<'EOF' ||
+import sqlite3, sys
+from keystone import conf as keystone_conf
+from keystone.cmd import cli
+
+conf, db, url = sys.argv[1:4]
+
+def manage(*args):
+    keystone_conf.CONF.clear()  # lets keystone-manage's main() parse again
+    cli.main(argv=['keystone-manage', '--config-file', conf] + list(args))
+
+manage('db_sync')
+# rollback-journal sqlite gives "database is locked" (500s) under uwsgi
+sqlite3.connect(db).execute('PRAGMA journal_mode=WAL')
+manage('fernet_setup', '--keystone-user', 'root', '--keystone-group', 'root')
+manage('credential_setup', '--keystone-user', 'root', '--keystone-group', 'root')
+manage('bootstrap', '--bootstrap-username', 'admin',
+       '--bootstrap-project-name', 'admin', '--bootstrap-role-name', 'admin',
+       '--bootstrap-service-name', 'keystone', '--bootstrap-region-id', 'RegionOne',
+       '--bootstrap-admin-url', url, '--bootstrap-internal-url', url,
+       '--bootstrap-public-url', url)
+print('keystone bootstrap done')
+EOF
+    {
+      tail -n 30 "$LOGD/keystone-manage.log" >&2
+      return 1
+    }
   (umask 077 && echo "$want" >"$KS/bootstrapped")
+  log "keystone: bootstrap took $(elapsed "$t0") s"
 }
 
 uwsgi_bin() {
@@ -616,9 +653,10 @@ start_keystone() {
 
 # Projects, users, roles and the object-store endpoint, in one python process.
 keystone_provision() {
-  local want="v1 $SAIO_PORT" have=""
+  local want="v1 $SAIO_PORT" have="" t0
   [[ -f $KS/provisioned ]] && have=$(<"$KS/provisioned")
   [[ $have == "$want" ]] && return 0
+  t0=$(now)
   SAIO_ADMIN_PW=$SAIO_KEYSTONE_ADMIN_PASSWORD "$PY" - "$KS_URL" \
     "http://$SAIO_HOST:$SAIO_PORT/v1/AUTH_%(project_id)s" \
     >>"$LOGD/keystone-provision.log" 2>&1 <<'EOF' ||
@@ -678,6 +716,7 @@ print('provisioned: projects', service.id, demo.id, test.id)
 EOF
     { tail -n 30 "$LOGD/keystone-provision.log" >&2; return 1; }
   (umask 077 && echo "$want" >"$KS/provisioned")
+  log "keystone: provisioning took $(elapsed "$t0") s"
 }
 
 # ------------------------------------------------------------------- health
@@ -800,7 +839,8 @@ params() { # the settings a running instance was started with
   echo "keystone=$1 port=$SAIO_PORT workers=$SAIO_PROXY_WORKERS token_life=$SAIO_TOKEN_LIFE" \
     "memcached=$SAIO_MEMCACHED_PORT obj=$SAIO_OBJECT_PORT cont=$SAIO_CONTAINER_PORT" \
     "acct=$SAIO_ACCOUNT_PORT ks_port=$SAIO_KEYSTONE_PORT ks_procs=$SAIO_KEYSTONE_PROCESSES" \
-    "tmpfs=$SAIO_TMPFS"
+    "tmpfs=$SAIO_TMPFS updater=$SAIO_UPDATER_INTERVAL/$SAIO_OBJECT_UPDATER_INTERVAL" \
+    "expirer=$SAIO_EXPIRER_INTERVAL cpp=$SAIO_CONTAINER_PART_POWER"
 }
 
 expected_daemons() { # KEYSTONE
@@ -876,7 +916,7 @@ cmd_start() {
 
   if ((ks)); then
     # overlaps with the Swift servers' ~1.5 s CPU start each
-    keystone_bootstrap
+    keystone_bootstrap || start_failed "keystone bootstrap"
     start_keystone
     pids+=("keystone:$(<"$RUN/keystone.pid")")
     wait_keystone "$SAIO_START_TIMEOUT" "$(<"$RUN/keystone.pid")" || start_failed "keystone"
