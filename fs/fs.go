@@ -32,6 +32,9 @@ type Options struct {
 	// TombstoneTTL is how long a locally deleted name stays hidden when
 	// listings still show it.
 	TombstoneTTL time.Duration
+	// ListPageSize is the listing page size (0: the server's maximum,
+	// 10,000 by default).
+	ListPageSize int
 	// SyncClose makes close() wait for the upload (--write-back=sync).
 	SyncClose bool
 	// Validate, when set, is run on close of a written file whose name it

@@ -95,7 +95,7 @@ func (f *FS) listAll(ctx context.Context, prefix string) ([]swiftclient.ObjectIn
 	var all []swiftclient.ObjectInfo
 	marker := ""
 	for {
-		page, err := f.client.List(ctx, swiftclient.ListOptions{Prefix: prefix, Delimiter: "/", Marker: marker})
+		page, err := f.client.List(ctx, swiftclient.ListOptions{Prefix: prefix, Delimiter: "/", Marker: marker, Limit: f.opts.ListPageSize})
 		if err != nil {
 			return nil, err
 		}

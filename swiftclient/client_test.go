@@ -564,3 +564,23 @@ func TestParsers(t *testing.T) {
 		t.Errorf("escapePath = %q", got)
 	}
 }
+
+func TestPutDetectsWrongStoredETag(t *testing.T) {
+	m := newMiniSwift(t)
+	c := newTestClient(t, m, &sleepRecorder{})
+	// A server (or a proxy in between) that stores something else than what
+	// was sent, and says so in its ETag.
+	m.setFail(func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if r.Method == http.MethodPut {
+			w.Header().Set("Etag", "00000000000000000000000000000000")
+			w.WriteHeader(http.StatusCreated)
+			return true
+		}
+		return false
+	})
+	_, err := c.Put(context.Background(), "obj", strings.NewReader("data"), 4, PutOptions{})
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != ErrCorrupted || e.Status != http.StatusCreated {
+		t.Errorf("Put with a wrong ETag in the answer: got %v, want ErrCorrupted", err)
+	}
+}

@@ -38,7 +38,7 @@ type Options struct {
 	Getenv func(string) string
 
 	// ConnectTimeout bounds connecting and waiting for response headers
-	// (default 10s). New additionally gives up after newTimeout in total.
+	// (default 10s). New also gives up after 10s in total.
 	ConnectTimeout time.Duration
 	// Timeout is the idle timeout of a request body or response body
 	// transfer (default 60s).
@@ -186,7 +186,7 @@ func (o Options) withDefaults() resolved {
 	if o.PasswordFile != "" {
 		r.passwordFrom = "file " + o.PasswordFile
 	}
-	r.mode = r.Auth.mode(o.PasswordFile != "")
+	r.mode = r.Auth.mode()
 	if r.Auth.URL != "" && r.Auth.Version == 0 {
 		r.Auth.Version = versionFromURL(r.Auth.URL, r.mode)
 	}
@@ -295,8 +295,8 @@ func (a Auth) isAppCred() bool {
 	return a.ApplicationCredentialID != "" || a.ApplicationCredentialName != ""
 }
 
-// mode tells the authentication mode; havePasswordFile counts as a password.
-func (a Auth) mode(havePasswordFile bool) authMode {
+// mode tells the authentication mode.
+func (a Auth) mode() authMode {
 	switch {
 	case a.URL == "" && a.StorageURL != "" && a.Token != "":
 		return authToken

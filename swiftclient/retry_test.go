@@ -160,7 +160,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 		{now.Add(30 * time.Second).Format(http.TimeFormat), 503, []time.Duration{30 * time.Second}, false},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 503, []time.Duration{0}, false},
 		{"soon", 503, []time.Duration{500 * time.Millisecond}, false}, // unparsable: back-off
-		{"3600", 503, nil, true},                                      // longer than we wait
+		{"3600", 503, nil, true}, // longer than we wait
 	}
 	for _, tc := range tests {
 		s := &sleepRecorder{}

@@ -43,7 +43,7 @@ type config struct {
 	logFormat      string
 	daemon         bool
 	debugFuse      bool
-	passthrough    string
+	listPageSize   int
 }
 
 func parseSize(s string) (int64, error) {
@@ -93,6 +93,7 @@ var options = []option{
 		return err
 	}},
 	{"metadata-ttl", "30s", "how long listings and object metadata are trusted before Swift is asked again", "cache", func(c *config, v string) (err error) { c.metadataTTL, err = time.ParseDuration(v); return }},
+	{"list-page-size", "0", "entries per listing request (0: the server's maximum, 10,000 by default)", "cache", func(c *config, v string) (err error) { c.listPageSize, err = strconv.Atoi(v); return }},
 	{"cache-dir", defaultCacheDir(), "local cache directory (created 0700; one swiftfs process per directory)", "cache", func(c *config, v string) error { c.cacheDir = v; return nil }},
 	{"cache-size", "10G", "byte budget of the local cache (clean, dirty and in-flight data)", "cache", func(c *config, v string) (err error) { c.cacheSize, err = parseSize(v); return }},
 	{"cache-min-free", "1G", "free space to keep on the cache file system", "cache", func(c *config, v string) (err error) { c.cacheMinFree, err = parseSize(v); return }},
