@@ -385,7 +385,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	rc, _, err := n.fsys.client.Get(ctx, n.fsys.names.object(p), 0, 4096)
+	rc, _, err := n.fsys.client.Get(ctx, n.fsys.names.object(p), 0, -1)
 	if err != nil {
 		return nil, n.fsys.fail("readlink", p, err)
 	}

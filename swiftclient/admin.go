@@ -2,13 +2,13 @@ package swiftclient
 
 import (
 	"context"
-
-	"github.com/ncw/swift/v2"
+	"net/http"
 )
 
 // CreateContainer creates opts.Container (PUT; a no-op when it exists).
 // It is not part of Client: the daemon never creates containers; tests,
-// `swiftfs registry build` and the demo do.
+// `swiftfs registry build` and the demo do. Errors are classified like a
+// Client's, with New's messages for authentication failures.
 func CreateContainer(ctx context.Context, opts Options) error {
 	r := opts.withDefaults()
 	if err := r.check(); err != nil {
@@ -17,18 +17,13 @@ func CreateContainer(ctx context.Context, opts Options) error {
 	c := newClient(r)
 	ctx, cancel := context.WithTimeout(ctx, r.newTimeout)
 	defer cancel()
-	if err := c.conn.Authenticate(ctx); err != nil {
-		return &Error{Kind: kindOfNcw(err), Op: "auth", Err: err}
+	if !c.conn.Authenticated() {
+		if err := c.authError(c.conn.Authenticate(ctx)); err != nil {
+			return err
+		}
 	}
-	if err := c.conn.ContainerCreate(ctx, r.Container, swift.Headers{}); err != nil {
-		return &Error{Kind: kindOfNcw(err), Op: "create container", Name: r.Container, Err: err}
-	}
-	return nil
-}
-
-func kindOfNcw(err error) error {
-	if se, ok := err.(*swift.Error); ok {
-		return KindForStatus(se.StatusCode)
-	}
-	return ErrUnavailable
+	return c.retry.run(ctx, "create container", r.Container, true, func(ctx context.Context) (map[string]string, error) {
+		_, h, err := c.call(ctx, http.MethodPut, "", nil, nil, nil, true)
+		return h, c.classify("create container", r.Container, err, h)
+	})
 }

@@ -584,3 +584,25 @@ func TestPutDetectsWrongStoredETag(t *testing.T) {
 		t.Errorf("Put with a wrong ETag in the answer: got %v, want ErrCorrupted", err)
 	}
 }
+
+func TestCreateContainer(t *testing.T) {
+	srv, err := swifttest.NewSwiftServer("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	opts := Options{Container: "made", Getenv: envMap(),
+		Auth: Auth{URL: srv.AuthURL, User: swifttest.TEST_ACCOUNT, Password: Secret(swifttest.TEST_ACCOUNT)}}
+	for range 2 { // the second time it exists
+		if err := CreateContainer(context.Background(), opts); err != nil {
+			t.Fatalf("CreateContainer: %v", err)
+		}
+	}
+	if _, err := New(context.Background(), opts); err != nil {
+		t.Errorf("New after CreateContainer: %v", err)
+	}
+	opts.Auth.Password = "wrong"
+	if err := CreateContainer(context.Background(), opts); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("CreateContainer with a wrong password: %v", err)
+	}
+}

@@ -66,4 +66,3 @@ func bulkCreate(t *testing.T, container string, c swiftclient.Client, names []st
 		}
 	}
 }
-

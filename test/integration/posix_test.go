@@ -369,6 +369,9 @@ func TestRename(t *testing.T) {
 }
 
 func TestChmodUtimesPersist(t *testing.T) {
+	if backend == "swifttest" {
+		t.Skip("swifttest does not apply a POST's new content type to listings (real Swift does, and runs this test)")
+	}
 	name, _ := newContainer(t)
 	m := startMount(t, name, "")
 	mustWrite(t, m.path("f"), "x", 0o600)
@@ -597,7 +600,10 @@ func TestRefusesBadCredentialsAndMissingContainer(t *testing.T) {
 			t.Errorf("%s: last line %q should say %q", tc.what, last, tc.want)
 		}
 		for _, kv := range env {
-			if v := kv[strings.IndexByte(kv, '=')+1:]; (strings.HasPrefix(kv, "ST_KEY=") || strings.HasPrefix(kv, "OS_PASSWORD=")) && strings.Contains(string(out), v) {
+			v := kv[strings.IndexByte(kv, '=')+1:]
+			isSecret := strings.HasPrefix(kv, "ST_KEY=") || strings.HasPrefix(kv, "OS_PASSWORD=")
+			// (swifttest's key equals its user name, which may be printed.)
+			if isSecret && v != getenvFrom(env)("ST_USER") && strings.Contains(string(out), v) {
 				t.Errorf("%s: the secret appears in the output", tc.what)
 			}
 		}
