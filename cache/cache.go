@@ -22,6 +22,21 @@ import (
 // write or download that needed the space fails. It matches syscall.ENOSPC.
 var ErrNoSpace = fmt.Errorf("cache: no space left in the cache budget: %w", syscall.ENOSPC)
 
+// ErrNotReady postpones an upload (returned by PrepareUpload).
+var ErrNotReady = errors.New("cache: not ready for upload")
+
+// ErrConflict reports that the object changed in Swift since this copy was
+// taken; see Options.CheckConflict.
+var ErrConflict = errors.New("cache: object changed in Swift by another client")
+
+// Prepared is what PrepareUpload returns.
+type Prepared struct {
+	File    *os.File // content to upload; nil: the source unchanged
+	Size    int64
+	Meta    map[string]string // added to the object's metadata
+	Cleanup func()
+}
+
 // ErrRemoved is returned by operations on an entry that was removed.
 var ErrRemoved = errors.New("cache: entry removed")
 
@@ -58,6 +73,18 @@ type Options struct {
 	// state. It must not call back into the Cache synchronously for the
 	// same entry.
 	OnUploaded func(name string, info swiftclient.ObjectInfo)
+	// PrepareUpload, when set, may replace the content to upload (e.g. a
+	// consistent SQLite snapshot) and add metadata (e.g. a FITS HDU index).
+	// It returns the file to upload (src itself when unchanged), its size,
+	// extra metadata, and a cleanup function (may be nil). An error wrapping
+	// ErrNotReady postpones the upload (retried with backoff).
+	PrepareUpload func(ctx context.Context, name string, src *os.File, size int64) (Prepared, error)
+	// CheckConflict, when it returns true for a name, makes the upload
+	// first compare the object in Swift with the version this copy came
+	// from. When another client changed it, our content is uploaded as a
+	// conflict copy "<name>.conflict-<host>-<time>" instead, the other
+	// version stays, and the failure is reported (ErrConflict).
+	CheckConflict func(name string) bool
 	Logger     *slog.Logger
 	// Now is the clock (time.Now by default).
 	Now func() time.Time

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
 	"syscall"
@@ -186,6 +187,26 @@ func (w *writeback) upload(ctx context.Context, e *Entry, wait bool) error {
 
 	info, err := w.put(ctx, e, name, f, size, ct, meta)
 
+	var ce *ConflictError
+	if errors.As(err, &ce) {
+		// Our content is safe in the conflict copy: the entry is done, and
+		// forgotten so that the next open reads the other client's version.
+		e.mu.Lock()
+		e.uploading = false
+		e.dirty = false
+		e.lastErr = err
+		e.cond.Broadcast()
+		e.mu.Unlock()
+		c.mu.Lock()
+		c.unpinLocked(e) // the dirty pin
+		c.detachLocked(e)
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if c.opts.OnUploaded != nil {
+			c.opts.OnUploaded(ce.Copy, info)
+		}
+		return err
+	}
 	e.mu.Lock()
 	e.uploading = false
 	e.cond.Broadcast()
@@ -251,14 +272,88 @@ func (w *writeback) put(ctx context.Context, e *Entry, name string, f *os.File, 
 			return swiftclient.ObjectInfo{}, &ValidationError{Name: name, Err: err}
 		}
 	}
+	if c.opts.PrepareUpload != nil {
+		p, err := c.opts.PrepareUpload(ctx, name, f, size)
+		if err != nil {
+			return swiftclient.ObjectInfo{}, err
+		}
+		if p.Cleanup != nil {
+			defer p.Cleanup()
+		}
+		if p.File != nil {
+			f, size = p.File, p.Size
+		}
+		if len(p.Meta) > 0 {
+			meta = maps.Clone(meta)
+			if meta == nil {
+				meta = map[string]string{}
+			}
+			maps.Copy(meta, p.Meta)
+		}
+	}
+	if c.opts.CheckConflict != nil && c.opts.CheckConflict(name) {
+		alt, err := w.checkConflict(ctx, e, name)
+		if err != nil {
+			return swiftclient.ObjectInfo{}, err
+		}
+		if alt != name {
+			info, err := w.putWhole(ctx, alt, f, size, ct, meta)
+			if err != nil {
+				return info, err
+			}
+			return info, &ConflictError{Name: name, Copy: alt}
+		}
+	}
 	if size > c.opts.SegmentSize {
 		return w.putSLO(ctx, e, name, f, size, ct, meta)
 	}
+	return w.putWhole(ctx, name, f, size, ct, meta)
+}
+
+func (w *writeback) putWhole(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string) (swiftclient.ObjectInfo, error) {
 	h := md5.New()
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return swiftclient.ObjectInfo{}, fmt.Errorf("cache: reading %q for upload: %w", name, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	return c.client.Put(ctx, name, io.NewSectionReader(f, 0, size), size,
+	return w.c.client.Put(ctx, name, io.NewSectionReader(f, 0, size), size,
 		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: sum})
+}
+
+// ConflictError reports an upload diverted to a conflict copy because
+// another client changed the object (Options.CheckConflict).
+type ConflictError struct {
+	Name string // the object another client changed (its version is kept)
+	Copy string // where our content went
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%q was changed in Swift by another client since it was read here: their version is kept, ours was uploaded as %q", e.Name, e.Copy)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// checkConflict compares the object in Swift with the version e's copy
+// came from. When they differ, it returns the name of a conflict copy to
+// upload to instead, and remembers to report ErrConflict afterwards.
+func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string) (string, error) {
+	e.mu.Lock()
+	base := e.remoteETag
+	e.mu.Unlock()
+	st, err := w.c.client.Stat(ctx, name)
+	switch {
+	case errors.Is(err, swiftclient.ErrNotFound):
+		if base == "" {
+			return name, nil
+		}
+	case err != nil:
+		return "", err
+	case st.ETag == base:
+		return name, nil
+	}
+	host, _ := os.Hostname()
+	alt := fmt.Sprintf("%s.conflict-%s-%s", name, host, w.c.opts.Now().UTC().Format("20060102T150405Z"))
+	w.c.log.Error("object changed in Swift since it was read here: keeping the other version, uploading ours as a conflict copy",
+		"object", name, "conflict_copy", alt, "our_base_etag", base, "swift_etag", st.ETag)
+	return alt, nil
 }
