@@ -35,6 +35,9 @@ type Options struct {
 	// ListPageSize is the listing page size (0: the server's maximum,
 	// 10,000 by default).
 	ListPageSize int
+	// Passthrough lets the kernel read cached copies directly (FUSE
+	// passthrough) when it and the privileges allow.
+	Passthrough bool
 	// SyncClose makes close() wait for the upload (--write-back=sync).
 	SyncClose bool
 	// Validate, when set, is run on close of a written file whose name it

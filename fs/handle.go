@@ -204,6 +204,40 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return 0
 }
 
+// Handle modes (see node.Open).
+const (
+	handleCached = iota
+	handlePassthrough
+	handleDirect
+)
+
+// ptHandle is a handle whose reads and writes the kernel sends straight to
+// the cache file (FUSE passthrough, kernel ≥ 6.9, root). go-fuse asks for
+// the backing descriptor once per inode; when the kernel or privileges do
+// not allow it, go-fuse falls back to ordinary reads through handle.
+type ptHandle struct {
+	*handle
+}
+
+var _ gofs.FilePassthroughFder = (*ptHandle)(nil)
+
+// PassthroughFd implements gofs.FilePassthroughFder.
+func (h *ptHandle) PassthroughFd() (int, bool) {
+	f := h.e.File()
+	if f == nil {
+		return 0, false
+	}
+	return int(f.Fd()), true
+}
+
+// Release implements gofs.FileReleaser.
+func (h *ptHandle) Release(ctx context.Context) syscall.Errno {
+	h.n.mu.Lock()
+	h.n.ptHandles--
+	h.n.mu.Unlock()
+	return h.handle.Release(ctx)
+}
+
 // localFile is the content of a local-only file (SQLite journal, WAL,
 // shm): a plain file in the cache's local/ directory, never uploaded.
 type localFile struct {

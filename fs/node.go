@@ -22,15 +22,16 @@ type node struct {
 	fsys *FS
 	kind kind
 
-	mu       sync.Mutex
-	a        attrs        // GUARDED_BY(mu): last known attributes
-	entry    *cache.Entry // GUARDED_BY(mu): the shared cache copy while handles are open
-	handles  int          // GUARDED_BY(mu)
-	keepETag string       // GUARDED_BY(mu): version in the kernel's page cache
-	target   string       // GUARDED_BY(mu): symlink target, when known
-	local    *localFile   // GUARDED_BY(mu): content of a local-only file
-	unlinked bool         // GUARDED_BY(mu)
-	written  time.Time    // GUARDED_BY(mu): last write through an open handle
+	mu        sync.Mutex
+	a         attrs        // GUARDED_BY(mu): last known attributes
+	entry     *cache.Entry // GUARDED_BY(mu): the shared cache copy while handles are open
+	handles   int          // GUARDED_BY(mu)
+	ptHandles int          // GUARDED_BY(mu): open passthrough handles
+	keepETag  string       // GUARDED_BY(mu): version in the kernel's page cache
+	target    string       // GUARDED_BY(mu): symlink target, when known
+	local     *localFile   // GUARDED_BY(mu): content of a local-only file
+	unlinked  bool         // GUARDED_BY(mu)
+	written   time.Time    // GUARDED_BY(mu): last write through an open handle
 }
 
 var (

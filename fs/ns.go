@@ -77,10 +77,13 @@ func (f *FS) ensureListed(ctx context.Context, dir string) error {
 		f.nsMu.Unlock()
 
 		started := f.now()
+		// Dirty names first: a file whose upload ends during the listing
+		// is then either still dirty here or already in the listing.
+		dirty := f.cache.DirtyNames()
 		entries, err := f.listAll(ctx, f.names.dirPrefix(dir))
 		f.nsMu.Lock()
 		if err == nil {
-			f.mergeLocked(dir, entries, started)
+			f.mergeLocked(dir, entries, started, dirty)
 		}
 		delete(f.listing, dir)
 		call.err = err
@@ -112,7 +115,7 @@ func (f *FS) listAll(ctx context.Context, prefix string) ([]swiftclient.ObjectIn
 
 // mergeLocked replaces dir's children with a fresh listing, keeping local
 // changes newer than the listing could show. LOCKS_REQUIRED(f.nsMu)
-func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time.Time) {
+func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time.Time, dirty map[string]int64) {
 	ds := f.dirLocked(dir)
 	prefix := f.names.dirPrefix(dir)
 	fresh := make(map[string]*nsEntry, len(list))
@@ -164,7 +167,7 @@ func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time
 			fresh[name] = old
 		}
 	}
-	for name, size := range f.cache.DirtyNames() {
+	for name, size := range dirty {
 		p, ok := f.names.path(name)
 		if !ok {
 			continue
@@ -172,8 +175,14 @@ func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time
 		pd, base := splitPath(p)
 		switch {
 		case pd == dir:
-			if fresh[base] == nil {
+			// The local copy is newer than whatever the listing shows.
+			if e := fresh[base]; e == nil || e.kind != kindFile {
 				fresh[base] = &nsEntry{attrs: attrs{kind: kindFile, perm: f.opts.FileMode, uid: f.opts.UID, gid: f.opts.GID, mtime: now, size: size}, localAt: now}
+			} else if e.localAt.IsZero() {
+				c := *e
+				c.size = size
+				c.localAt = now
+				fresh[base] = &c
 			}
 		case strings.HasPrefix(pd+"/", prefixOf(dir)):
 			sub, _, _ := strings.Cut(strings.TrimPrefix(pd, prefixOf(dir)), "/")

@@ -111,10 +111,28 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	} else {
 		n.keepETag = ""
 	}
+	// Kernel passthrough (reads at local disk speed) for read-only opens of
+	// a complete, clean copy. The kernel refuses a cached-mode open of an
+	// inode while passthrough files are open on it (ETXTBSY), so a writer
+	// arriving then gets a direct-I/O handle (allowed alongside); and a
+	// passthrough handle is only offered when no cached-mode handle is open.
+	mode := handleCached
+	switch {
+	case f.opts.Passthrough && !write && e.Complete() && !e.Dirty() && n.handles-n.ptHandles == 1:
+		mode = handlePassthrough
+		n.ptHandles++
+	case n.ptHandles > 0:
+		mode = handleDirect
+		fuseFlags |= fuse.FOPEN_DIRECT_IO
+	}
 	n.mu.Unlock()
 	h := &handle{n: n, e: e, flags: flags}
 	if trunc {
 		h.wrote = true
+	}
+	switch mode {
+	case handlePassthrough:
+		return &ptHandle{handle: h}, fuseFlags, 0
 	}
 	return h, fuseFlags, 0
 }

@@ -115,7 +115,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 		return err
 	}
 	fsys, err = fs.New(fs.Options{Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
-		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize,
+		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
 		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log}, client, c)
 	if err != nil {
 		c.Close(cfg.drainTimeout)

@@ -44,6 +44,7 @@ type config struct {
 	daemon         bool
 	debugFuse      bool
 	listPageSize   int
+	passthrough    bool
 }
 
 func parseSize(s string) (int64, error) {
@@ -144,6 +145,7 @@ var options = []option{
 		c.logFormat = v
 		return nil
 	}},
+	{"passthrough", "true", "let the kernel read cached files directly (FUSE passthrough; needs kernel 6.9+ and root, falls back otherwise)", "cache", func(c *config, v string) (err error) { c.passthrough, err = strconv.ParseBool(v); return }},
 	{"debug-fuse", "false", "log every FUSE request (very verbose)", "logging", func(c *config, v string) (err error) { c.debugFuse, err = strconv.ParseBool(v); return }},
 }
 

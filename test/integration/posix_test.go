@@ -536,7 +536,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	m2 := startMount(t, name, cacheDir)
 	if got := mustRead(t, m2.path("pending.dat")); got != data {
-		t.Errorf("after kill -9 and remount: content differs")
+		t.Errorf("after kill -9 and remount: content differs: %d bytes, want %d\n%s", len(got), len(data), m2.log.String())
 	}
 	m2.sync()
 	if b, _ := getObject(t, c, "pending.dat"); string(b) != data {

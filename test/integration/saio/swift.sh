@@ -35,8 +35,9 @@ SAIO_CONTAINER_PORT=${SAIO_CONTAINER_PORT:-6201}
 SAIO_ACCOUNT_PORT=${SAIO_ACCOUNT_PORT:-6202}
 SAIO_START_TIMEOUT=${SAIO_START_TIMEOUT:-60}
 # container-/object-updater sweep interval. Each sweep forks a child that runs
-# eventlet.monkey_patch() (~0.5-1 s CPU), so 2 s would burn about one of the
-# two cores: 10 s keeps the account counts reasonably fresh for ~5-10 % CPU.
+# eventlet.monkey_patch() (~0.7-1.2 s CPU), so 2 s burns about one of the two
+# cores; 10 s (both updaters: ~25 % of one core) keeps the account counts
+# fresh enough. Benchmarks: 60 or more.
 SAIO_UPDATER_INTERVAL=${SAIO_UPDATER_INTERVAL:-10}
 SAIO_OBJECT_UPDATER_INTERVAL=${SAIO_OBJECT_UPDATER_INTERVAL:-$SAIO_UPDATER_INTERVAL}
 # The container-updater forks one child (and monkey-patches) per container
