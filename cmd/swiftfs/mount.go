@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -94,7 +95,9 @@ func cmdMount(args []string, stderr io.Writer) error {
 	if cfg.gid >= 0 {
 		gid = uint32(cfg.gid)
 	}
-	var fsys *fs.FS
+	// The cache may finish uploads (of files recovered from a crash) before
+	// the file system exists: fsysRef is set once it does.
+	var fsysRef atomic.Pointer[fs.FS]
 	validate := fitsValidator(cfg.fitsCheck, log)
 	cdir := cacheSubdir(cfg.cacheDir, authURLOf(copts), container, prefix)
 	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
@@ -106,21 +109,22 @@ func cmdMount(args []string, stderr io.Writer) error {
 		Uploaders: cfg.uploaders, SegmentSize: cfg.segmentSize, Logger: log,
 		Validate: validate.upload,
 		OnUploaded: func(name string, info swiftclient.ObjectInfo) {
-			if fsys != nil {
-				fsys.OnUploaded(name, info)
+			if f := fsysRef.Load(); f != nil {
+				f.OnUploaded(name, info)
 			}
 		},
 	}, client)
 	if err != nil {
 		return err
 	}
-	fsys, err = fs.New(fs.Options{Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
+	fsys, err := fs.New(fs.Options{Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
 		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
 		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log}, client, c)
 	if err != nil {
 		c.Close(cfg.drainTimeout)
 		return err
 	}
+	fsysRef.Store(fsys)
 	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther,
 		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse})
 	if err != nil {
