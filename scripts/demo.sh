@@ -22,7 +22,7 @@ cat <<EOM
 
 swiftfs: container '$container' of the local Swift is mounted at $mnt
   ls -l $mnt $mnt/raw            # a Butler-style repository
-  sqlite3 $mnt/registry.sqlite3 'select * from raw'
+  python3 -c "import sqlite3; print(sqlite3.connect('$mnt/registry.sqlite3').execute('select * from raw').fetchall())"
   readlink $mnt/output/_parent
   swift list $container         # the same objects, seen by the swift CLI
                                 # (eval "\$(test/integration/saio/swift.sh env)" first)
