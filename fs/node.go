@@ -297,7 +297,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if err != nil {
 		return nil, f.fail("mkdir", p, err)
 	}
-	e := &nsEntry{attrs: a, remote: true, markerName: f.names.marker(p), etag: info.ETag, contentType: info.ContentType}
+	e := &nsEntry{attrs: a, remote: true, markerName: f.names.marker(p), etag: info.ETag}
 	f.setEntry(p, e)
 	f.nsMu.Lock()
 	ds := f.dirLocked(p)
@@ -362,7 +362,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if err != nil {
 		return nil, f.fail("symlink", p, err)
 	}
-	e := &nsEntry{attrs: a, remote: true, etag: info.ETag, contentType: ct, lastModified: info.LastModified}
+	e := &nsEntry{attrs: a, remote: true, etag: info.ETag}
 	f.setEntry(p, e)
 	ch := n.childNode(ctx, name, e)
 	cn := ch.Operations().(*node)

@@ -13,14 +13,12 @@ import (
 // listing, or from a local change not yet confirmed by a listing.
 type nsEntry struct {
 	attrs
-	etag         string
-	remote       bool // an object (or a directory marker) exists in Swift
-	large        bool // SLO/DLO manifest
-	lastModified time.Time
-	contentType  string    // the object's content type (its base is kept on metadata updates)
-	localAt      time.Time // last local change: wins over listings for overlayWindow
-	localOnly    bool      // never uploaded (SQLite side files)
-	markerName   string    // for directories: the marker object, "" when implicit
+	etag       string
+	remote     bool      // an object (or a directory marker) exists in Swift
+	large      bool      // SLO/DLO manifest
+	localAt    time.Time // last local change: wins over listings for overlayWindow
+	localOnly  bool      // never uploaded (SQLite side files)
+	markerName string    // for directories: the marker object, "" when implicit
 }
 
 // dirState is the cached listing of one directory plus the local overlay.
@@ -80,10 +78,10 @@ func (f *FS) ensureListed(ctx context.Context, dir string) error {
 		// Dirty names first: a file whose upload ends during the listing
 		// is then either still dirty here or already in the listing.
 		dirty := f.cache.DirtyNames()
-		entries, err := f.listAll(ctx, f.names.dirPrefix(dir))
+		fresh, self, err := f.listDir(ctx, dir)
 		f.nsMu.Lock()
 		if err == nil {
-			f.mergeLocked(dir, entries, started, dirty)
+			f.mergeLocked(dir, fresh, self, started, dirty)
 		}
 		delete(f.listing, dir)
 		call.err = err
@@ -93,18 +91,20 @@ func (f *FS) ensureListed(ctx context.Context, dir string) error {
 	}
 }
 
-// listAll lists every entry directly under prefix, paging past 10,000.
-func (f *FS) listAll(ctx context.Context, prefix string) ([]swiftclient.ObjectInfo, error) {
-	var all []swiftclient.ObjectInfo
+// listDir lists every entry directly under dir, paging past 10,000.
+func (f *FS) listDir(ctx context.Context, dir string) (map[string]*nsEntry, *nsEntry, error) {
+	prefix := f.names.dirPrefix(dir)
+	fresh := map[string]*nsEntry{}
+	var self *nsEntry
 	marker := ""
 	for {
 		page, err := f.client.List(ctx, swiftclient.ListOptions{Prefix: prefix, Delimiter: "/", Marker: marker, Limit: f.opts.ListPageSize})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		all = append(all, page.Entries...)
+		f.parsePage(dir, page.Entries, fresh, &self)
 		if !page.More || len(page.Entries) == 0 {
-			return all, nil
+			return fresh, self, nil
 		}
 		marker = page.NextMarker
 		if marker == "" {
@@ -113,14 +113,15 @@ func (f *FS) listAll(ctx context.Context, prefix string) ([]swiftclient.ObjectIn
 	}
 }
 
-// mergeLocked replaces dir's children with a fresh listing, keeping local
-// changes newer than the listing could show. LOCKS_REQUIRED(f.nsMu)
-func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time.Time, dirty map[string]int64) {
-	ds := f.dirLocked(dir)
+// parsePage adds one listing page of dir to fresh (and the directory's own
+// marker to *self). Only what stat needs is kept: a listing of a million
+// objects must not keep a million ObjectInfos.
+func (f *FS) parsePage(dir string, page []swiftclient.ObjectInfo, fresh map[string]*nsEntry, self **nsEntry) {
 	prefix := f.names.dirPrefix(dir)
-	fresh := make(map[string]*nsEntry, len(list))
-	var self *nsEntry
-	for _, oi := range list {
+	for _, oi := range page {
+		if !strings.HasPrefix(oi.Name, prefix) {
+			continue
+		}
 		rest := oi.Name[len(prefix):]
 		if oi.Subdir {
 			name := strings.TrimSuffix(rest, "/")
@@ -132,21 +133,21 @@ func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time
 			} else if old != nil {
 				f.warnOnce("object "+prefix+name+" is hidden by the directory "+oi.Name, "object", prefix+name)
 			}
-			fresh[name] = &nsEntry{attrs: attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, mtime: f.mountTime}}
+			fresh[strings.Clone(name)] = &nsEntry{attrs: attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, mtime: f.mountTime}}
 			continue
 		}
 		if rest == "" {
 			// The directory's own marker ("dir/").
 			a := decode(oi.ContentType, nil, 0, oi.LastModified, attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID})
 			a.kind = kindDir
-			self = &nsEntry{attrs: a, remote: true, etag: oi.ETag, contentType: oi.ContentType, markerName: oi.Name, lastModified: oi.LastModified}
+			*self = &nsEntry{attrs: a, remote: true, etag: oi.ETag, markerName: oi.Name}
 			continue
 		}
 		if !f.acceptName(dir, rest, oi.Name) || localOnly(rest) {
 			continue
 		}
 		a := decode(oi.ContentType, nil, oi.Size, oi.LastModified, attrs{kind: kindFile, perm: f.opts.FileMode, uid: f.opts.UID, gid: f.opts.GID})
-		e := &nsEntry{attrs: a, etag: oi.ETag, remote: true, large: oi.LargeObject, lastModified: oi.LastModified, contentType: oi.ContentType}
+		e := &nsEntry{attrs: a, etag: oi.ETag, remote: true, large: oi.LargeObject}
 		if a.kind == kindDir {
 			e.markerName = oi.Name
 			e.size = 0
@@ -155,8 +156,14 @@ func (f *FS) mergeLocked(dir string, list []swiftclient.ObjectInfo, started time
 			f.warnOnce("object "+oi.Name+" is hidden by the directory "+oi.Name+"/", "name", oi.Name)
 			continue
 		}
-		fresh[rest] = e
+		fresh[strings.Clone(rest)] = e
 	}
+}
+
+// mergeLocked replaces dir's children with a fresh listing, keeping local
+// changes newer than the listing could show. LOCKS_REQUIRED(f.nsMu)
+func (f *FS) mergeLocked(dir string, fresh map[string]*nsEntry, self *nsEntry, started time.Time, dirty map[string]int64) {
+	ds := f.dirLocked(dir)
 	now := f.now()
 	// Local changes the listing may not show yet.
 	for name, old := range ds.children {
@@ -344,7 +351,5 @@ func (f *FS) onUploaded(name string, info swiftclient.ObjectInfo) {
 		e.etag = info.ETag
 		e.size = info.Size
 		e.large = info.LargeObject
-		e.lastModified = info.LastModified
-		e.contentType = info.ContentType
 	})
 }

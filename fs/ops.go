@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,7 +28,7 @@ func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient
 		return nil, nil
 	}
 	oi := &swiftclient.ObjectInfo{Name: f.names.object(p), Size: e.size, ETag: e.etag,
-		LastModified: e.lastModified, ContentType: e.contentType, LargeObject: e.large}
+		LastModified: e.mtime, LargeObject: e.large}
 	if e.etag != "" && (e.localAt.IsZero() || f.now().Sub(e.localAt) < f.opts.MetadataTTL) {
 		return oi, nil
 	}
@@ -311,11 +312,7 @@ func (n *node) truncate(ctx context.Context, fh gofs.FileHandle, p string, ok bo
 func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error {
 	obj := f.names.object(p)
 	ne, _ := f.lookupEntry(ctx, p)
-	base := baseType(p, n.kind)
-	if ne != nil && ne.contentType != "" {
-		base = ne.contentType
-	}
-	ct, meta := encode(base, a)
+	ct, meta := encode(baseType(p, n.kind), a)
 	switch n.kind {
 	case kindDir:
 		if n == f.root && f.opts.Prefix == "" {
@@ -345,14 +342,28 @@ func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error
 		}
 		return nil
 	}
-	err := f.client.Update(ctx, obj, ct, meta)
+	// A POST replaces all user metadata: keep the object's other keys (e.g.
+	// the FITS HDU index) and its media type.
+	st, err := f.client.Stat(ctx, obj)
+	if errors.Is(err, swiftclient.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ct, ours := encode(st.ContentType, a)
+	merged := maps.Clone(st.Meta)
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	maps.Copy(merged, ours)
+	err = f.client.Update(ctx, obj, ct, merged)
 	if errors.Is(err, swiftclient.ErrNotFound) {
 		err = nil
 	}
 	if err == nil {
 		f.updateEntry(p, func(e *nsEntry) {
 			e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
-			e.contentType = ct
 		})
 	}
 	return err
