@@ -117,18 +117,18 @@
 // never the ones after it):
 //
 //	node.mu  →  cache.Entry.mu  →  cache.Cache.mu  →  cache's writeback.mu
-//	FS.nsMu  →  FS.warnMu
 //
-// handle.mu and FS.statMu are leaves: nothing else is taken while they are
-// held. In plain words:
+// FS.nsMu, FS.warnMu, FS.statMu and handle.mu are leaves: nothing else is
+// taken while one of them is held. In plain words:
 //
 //   - Holding a node's mu, code may call the methods of its cache.Entry
 //     (Dirty, Complete, Size), but must not take FS.nsMu, another node's
 //     mu, or call into Swift or go-fuse.
 //   - FS.nsMu is the namespace lock: held only to read or change the maps,
 //     never across Swift, disk or cache calls, never while taking a node's
-//     mu. ensureListed drops it for the listing (and asks the cache for its
-//     dirty names before taking it).
+//     mu. ensureListed drops it for the listing, parses the pages (and
+//     logs skipped names) without it, and asks the cache for its dirty
+//     names before taking it again.
 //   - node.mu and FS.nsMu are never held together; two nodes' mu are never
 //     held together (a rename takes neither; go-fuse orders its own tree
 //     locks).

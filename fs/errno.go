@@ -73,3 +73,10 @@ func (f *FS) fail(op, path string, err error) syscall.Errno {
 	f.log.Log(context.Background(), level, "operation failed", attrs...)
 	return errno
 }
+
+// uninterrupted detaches a request's context from the kernel's interrupt
+// (a signal to the caller, e.g. Go's preemption signal), for operations
+// that change Swift: half a rename (copied, not yet deleted) or an upload
+// cut off would be worse than a late answer. Reads and lookups stay
+// interruptible (EINTR).
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

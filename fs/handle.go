@@ -97,6 +97,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // the live size of the shared copy.
 func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	h.n.fillAttr(h.n.current(), h.n.StableAttr().Ino, &out.Attr)
+	h.n.unlinkedNlink(&out.Attr)
 	out.SetTimeout(h.n.fsys.kernelTTL())
 	return 0
 }
@@ -106,6 +107,7 @@ func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 // its error is what close() returns. A handle that wrote records the new
 // size and mtime for the upload; with --write-back=sync it uploads here.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h.lf != nil {
 		return 0
 	}
@@ -188,6 +190,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 // Fsync implements gofs.FileFsyncer: a barrier that returns once the
 // content is durable in Swift (or the upload's error).
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h.lf != nil {
 		if err := h.lf.f.Sync(); err != nil {
 			return syscall.EIO

@@ -180,8 +180,19 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 		n.fsys.refreshRoot(ctx)
 	}
 	n.fillAttr(n.current(), n.StableAttr().Ino, &out.Attr)
+	n.unlinkedNlink(&out.Attr)
 	out.SetTimeout(n.fsys.kernelTTL())
 	return 0
+}
+
+// unlinkedNlink reports a link count of 0 for an unlinked file that is
+// still open (fstat after unlink).
+func (n *node) unlinkedNlink(out *fuse.Attr) {
+	n.mu.Lock()
+	if n.unlinked {
+		out.Nlink = 0
+	}
+	n.mu.Unlock()
 }
 
 // refreshRoot reads the root's own marker attributes, if any.
@@ -246,6 +257,7 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 // already sent to Swift when its call returns. On a file without a handle
 // it syncs the cached copy.
 func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok {
 		return h.Fsync(ctx, flags)
 	}
@@ -274,6 +286,7 @@ func caller(ctx context.Context) (uint32, uint32) {
 // Mkdir implements gofs.NodeMkdirer: a marker object "dir/" persists the
 // (empty) directory with its mode.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return nil, syscall.EROFS
@@ -333,6 +346,7 @@ func checkName(name string) syscall.Errno {
 // (If-None-Match: *), so that symlink() as a lock is atomic even across
 // mounts.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return nil, syscall.EROFS

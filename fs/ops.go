@@ -78,6 +78,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		if err != nil {
 			return nil, 0, f.fail("open", p, err)
 		}
+		if ne == nil || ne.kind != n.kind {
+			// The name now holds something else (renamed over, e.g. by a
+			// symlink): the kernel looks it up again and retries.
+			return nil, 0, syscall.ESTALE
+		}
 		if remote, err = f.remoteInfo(ctx, p, ne); err != nil {
 			return nil, 0, f.fail("open", p, err)
 		}
@@ -86,6 +91,14 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	e, err := f.cache.Open(obj, remote, trunc)
 	if err != nil {
 		return nil, 0, f.fail("open", p, err)
+	}
+	if cur == nil {
+		// A rename over the name while we opened (e.g. by a symlink, the
+		// Butler's lock idiom): do not hand out the new object as this file.
+		if ne, _ := f.lookupEntry(ctx, p); ne == nil || ne.kind != n.kind || (remote != nil && ne.etag != remote.ETag && ne.localAt.IsZero()) {
+			f.cache.Release(e)
+			return nil, 0, syscall.ESTALE
+		}
 	}
 	if trunc {
 		before := e.Size()
@@ -141,6 +154,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 // Create implements gofs.NodeCreater: a new, empty, dirty copy in the
 // cache; nothing reaches Swift before the upload after close or fsync.
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return nil, nil, 0, syscall.EROFS
@@ -217,6 +231,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 // chmod, chown and utimes are persisted in the object's content type and
 // metadata (with the next upload of a dirty file, else by a POST).
 func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return syscall.EROFS
@@ -378,6 +393,7 @@ func (n *node) hasOpenDirty() bool {
 // Unlink implements gofs.NodeUnlinker: the pending upload is cancelled and
 // the object deleted. Open descriptors keep working on the local copy.
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return syscall.EROFS
@@ -469,6 +485,7 @@ func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
 // Rmdir implements gofs.NodeRmdirer: ENOTEMPTY unless the directory has no
 // entries; its marker objects are deleted.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return syscall.EROFS
@@ -515,6 +532,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 // file is copied server-side and the old object deleted. A directory is
 // renamed object by object (not atomic; see docs/SEMANTICS.md).
 func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return syscall.EROFS

@@ -296,3 +296,5 @@ func listNames(t *testing.T, c swiftclient.Client, prefix string) []string {
 		marker = p.NextMarker
 	}
 }
+
+func mkdirFresh(dir string) error { return os.Mkdir(dir, 0o755) }
