@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,11 @@ var ErrNotReady = errors.New("cache: not ready for upload")
 // ErrConflict reports that the object changed in Swift since this copy was
 // taken; see Options.CheckConflict.
 var ErrConflict = errors.New("cache: object changed in Swift by another client")
+
+// ErrClosed is returned for writes once Close has begun (unmount or
+// SIGTERM): the cache drains its queue and accepts no new changes. It
+// matches syscall.EROFS.
+var ErrClosed = fmt.Errorf("cache: unmounting, writes refused: %w", syscall.EROFS)
 
 // Prepared is what PrepareUpload returns.
 type Prepared struct {
@@ -66,6 +72,13 @@ type Options struct {
 	// large objects (defaults 32 MiB and 4).
 	DownloadChunk   int64
 	DownloadStreams int
+	// RetryBackoff is the wait before the first retry of a failed upload
+	// (default 1 s); it doubles with every failure up to RetryBackoffMax
+	// (default 1 min). PermanentRetry is the wait after a failure that a
+	// retry soon will not fix: 403, 413, a refused file check (default 5 min).
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	PermanentRetry  time.Duration
 	// Validate, when set, checks a staged file before upload (FITS checks).
 	// An error keeps the file dirty and is reported to fsync and close.
 	Validate func(name string, r io.ReaderAt, size int64) error
@@ -85,33 +98,61 @@ type Options struct {
 	// conflict copy "<name>.conflict-<host>-<time>" instead, the other
 	// version stays, and the failure is reported (ErrConflict).
 	CheckConflict func(name string) bool
-	Logger     *slog.Logger
+	Logger        *slog.Logger
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+
+	// checkInvariants makes every change of the accounting check the
+	// invariants (tests).
+	checkInvariants bool
 }
 
 // Cache is the local disk cache of whole objects and the write-back queue.
-//
-// Lock order: Entry.mu before Cache.mu. Cache.mu is never held across I/O
-// to disk or Swift, and never while taking an Entry.mu.
+// See the package documentation for the on-disk layout, the crash protocol
+// and the lock order (Entry.mu before Cache.mu before writeback.mu).
 type Cache struct {
-	opts   Options
-	dir    string
-	client swiftclient.Client
-	log    *slog.Logger
-	ctx    context.Context // for downloads and uploads; cancelled by Close
-	cancel context.CancelFunc
+	opts     Options
+	dir      string
+	client   swiftclient.Client
+	log      *slog.Logger
+	ctx      context.Context // for downloads and uploads; cancelled by Close
+	cancel   context.CancelFunc
+	lockFile *os.File // holds the flock on <dir>/lock until Close
 
-	mu      sync.Mutex
-	cond    *sync.Cond                       // signalled when dirty/uploading state changes; uses mu
-	nextID  uint64                           // GUARDED_BY(mu)
-	byName  map[string]*Entry                // GUARDED_BY(mu): live entries by object name
-	entries map[uint64]*Entry                // GUARDED_BY(mu): every entry, including detached ones
-	lru     *simplelru.LRU[uint64, struct{}] // GUARDED_BY(mu): evictable entries (pins == 0, clean)
-	used    int64                            // GUARDED_BY(mu): sum of charged bytes
-	hits    int64                            // GUARDED_BY(mu)
-	misses  int64                            // GUARDED_BY(mu)
-	closing bool                             // GUARDED_BY(mu): no new writes accepted
+	// closed is set when Close begins: writes and new dirty entries are
+	// refused (ErrClosed) from then on.
+	closed atomic.Bool
+	// inflight is the number of bytes reserved for downloads but not yet
+	// written to disk; --cache-min-free counts them as already used.
+	inflight atomic.Int64
+	// freeing is the number of bytes of dropped entries whose files are
+	// not deleted yet.
+	freeing atomic.Int64
+
+	mu       sync.Mutex
+	nextID   uint64                           // GUARDED_BY(mu)
+	byName   map[string]*Entry                // GUARDED_BY(mu): live entries by object name
+	entries  map[uint64]*Entry                // GUARDED_BY(mu): every entry, including detached ones
+	lru      *simplelru.LRU[uint64, struct{}] // GUARDED_BY(mu): evictable entries
+	lruBytes int64                            // GUARDED_BY(mu): sum of charged bytes of the LRU's entries
+	used     int64                            // GUARDED_BY(mu): sum of charged bytes
+	hits     int64                            // GUARDED_BY(mu)
+	misses   int64                            // GUARDED_BY(mu)
+	// INVARIANT: used == sum of e.charged over entries.
+	// INVARIANT: used <= MaxBytes, except after a recovery found more
+	//   dirty data than the budget (then nothing new is admitted until
+	//   uploads made room).
+	// INVARIANT: e is in lru iff e.pins == 0 && !e.detached (such an
+	//   entry is clean and complete: dirty entries and downloads hold a
+	//   pin, failed downloads are detached). lruBytes == sum of charged of
+	//   the lru's entries.
+	// INVARIANT: byName[n] == e implies e.name == n and !e.detached.
+
+	bgMu   sync.Mutex
+	bgCond *sync.Cond // on bgMu: signalled when bgN drops
+	bgN    int        // GUARDED_BY(bgMu): background goroutines running
+
+	gcSeq atomic.Uint64 // names gc files
 
 	wb *writeback
 }
@@ -144,6 +185,15 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 	if opts.DownloadStreams <= 0 {
 		opts.DownloadStreams = 4
 	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = time.Second
+	}
+	if opts.RetryBackoffMax <= 0 {
+		opts.RetryBackoffMax = time.Minute
+	}
+	if opts.PermanentRetry <= 0 {
+		opts.PermanentRetry = 5 * time.Minute
+	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -160,21 +210,28 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cache{opts: opts, dir: dir, client: client, log: opts.Logger, ctx: ctx, cancel: cancel,
 		byName: map[string]*Entry{}, entries: map[uint64]*Entry{}, lru: l, nextID: 1}
-	c.cond = sync.NewCond(&c.mu)
+	c.bgCond = sync.NewCond(&c.bgMu)
 	if err := c.lockDir(); err != nil {
 		cancel()
 		return nil, err
 	}
 	c.wb = newWriteback(c)
-	if err := c.recover(); err != nil {
+	gc, err := c.recover()
+	if err != nil {
 		cancel()
+		c.lockFile.Close()
 		return nil, err
 	}
 	c.wb.start()
+	for _, g := range gc {
+		c.startGC(g)
+	}
 	return c, nil
 }
 
-// lockDir makes sure one daemon at a time uses the cache directory.
+// lockDir makes sure one daemon at a time uses the cache directory. The
+// lock goes with the file descriptor: Close (or the end of the process,
+// kill -9 included) releases it.
 func (c *Cache) lockDir() error {
 	f, err := os.OpenFile(filepath.Join(c.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -184,112 +241,321 @@ func (c *Cache) lockDir() error {
 		f.Close()
 		return fmt.Errorf("cache: directory %s is in use by another swiftfs process", c.dir)
 	}
-	// f stays open for the life of the process: the lock goes with it.
+	c.lockFile = f
 	return nil
 }
 
 // Dir returns the cache directory.
 func (c *Cache) Dir() string { return c.dir }
 
-// pin marks e as not evictable. LOCKS_REQUIRED(c.mu)
-func (c *Cache) pinLocked(e *Entry) {
-	e.pins++
-	c.lru.Remove(e.id)
+// goBackground runs f in a goroutine that Close (and the crash simulation
+// of the tests) waits for.
+func (c *Cache) goBackground(f func()) {
+	c.bgMu.Lock()
+	c.bgN++
+	c.bgMu.Unlock()
+	go func() {
+		defer func() {
+			c.bgMu.Lock()
+			c.bgN--
+			c.bgCond.Broadcast()
+			c.bgMu.Unlock()
+		}()
+		f()
+	}()
 }
 
-// unpin undoes pin; the entry becomes evictable when clean and unpinned.
-// LOCKS_REQUIRED(c.mu)
+func (c *Cache) waitBackground() {
+	c.bgMu.Lock()
+	for c.bgN > 0 {
+		c.bgCond.Wait()
+	}
+	c.bgMu.Unlock()
+}
+
+// unlockChecked checks the accounting invariants (when enabled) and
+// unlocks c.mu. LOCKS_REQUIRED(c.mu)
+func (c *Cache) unlockChecked() {
+	if c.opts.checkInvariants {
+		if err := c.invariantsLocked(); err != nil {
+			c.mu.Unlock()
+			panic(err)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// invariantsLocked reports the first broken invariant. LOCKS_REQUIRED(c.mu)
+func (c *Cache) invariantsLocked() error {
+	var sum, lruSum int64
+	for id, e := range c.entries {
+		if e.id != id {
+			return fmt.Errorf("cache invariant: entry %d filed under %d", e.id, id)
+		}
+		if e.pins < 0 || e.charged < 0 {
+			return fmt.Errorf("cache invariant: entry %d: pins %d, charged %d", id, e.pins, e.charged)
+		}
+		sum += e.charged
+		inLRU := c.lru.Contains(id)
+		want := e.pins == 0 && !e.detached.Load()
+		if inLRU != want {
+			return fmt.Errorf("cache invariant: entry %d (%q): in LRU %v, pins %d, detached %v",
+				id, e.name, inLRU, e.pins, e.detached.Load())
+		}
+		if inLRU {
+			lruSum += e.charged
+		}
+	}
+	if sum != c.used {
+		return fmt.Errorf("cache invariant: used %d != sum of charged %d", c.used, sum)
+	}
+	if lruSum != c.lruBytes {
+		return fmt.Errorf("cache invariant: lruBytes %d != %d", c.lruBytes, lruSum)
+	}
+	for n, e := range c.byName {
+		if e.name != n || e.detached.Load() || c.entries[e.id] != e {
+			return fmt.Errorf("cache invariant: byName[%q] is entry %d named %q (detached %v)", n, e.id, e.name, e.detached.Load())
+		}
+	}
+	if c.opts.MaxBytes > 0 && c.used > c.opts.MaxBytes && c.lru.Len() > 0 {
+		return fmt.Errorf("cache invariant: used %d over budget %d with %d evictable entries", c.used, c.opts.MaxBytes, c.lru.Len())
+	}
+	return nil
+}
+
+// pinLocked marks e as not evictable. LOCKS_REQUIRED(c.mu)
+func (c *Cache) pinLocked(e *Entry) {
+	e.pins++
+	if c.lru.Remove(e.id) {
+		c.lruBytes -= e.charged
+	}
+}
+
+// unpinLocked undoes pinLocked. At the last pin a detached entry is
+// dropped; any other joins the LRU (an unpinned entry is clean and
+// complete: dirty entries and running downloads hold a pin, failed ones are
+// detached). LOCKS_REQUIRED(c.mu)
 func (c *Cache) unpinLocked(e *Entry) {
 	e.pins--
 	if e.pins < 0 {
 		panic("cache: pin count underflow")
 	}
-	if e.pins == 0 {
-		if e.detached.Load() {
-			c.dropLocked(e)
+	if e.pins > 0 {
+		return
+	}
+	if e.detached.Load() {
+		c.dropLocked(e)
+		return
+	}
+	if !c.lru.Contains(e.id) {
+		c.lru.Add(e.id, struct{}{})
+		c.lruBytes += e.charged
+	}
+	if c.opts.MaxBytes > 0 && c.used > c.opts.MaxBytes {
+		c.trimLocked() // over budget since a recovery: make room
+	}
+}
+
+// trimLocked evicts clean unpinned entries, oldest first, while the cache
+// is over its budget. LOCKS_REQUIRED(c.mu)
+func (c *Cache) trimLocked() {
+	for c.used > c.opts.MaxBytes {
+		id, _, ok := c.lru.GetOldest()
+		if !ok {
 			return
 		}
-		if e.evictable {
-			c.lru.Add(e.id, struct{}{})
+		if v := c.entries[id]; v != nil {
+			c.detachLocked(v)
+		} else {
+			c.lru.Remove(id)
 		}
 	}
 }
 
-// dropLocked forgets e and deletes its files (in the background: no I/O
+// dropLocked forgets e and deletes its files in the background (no I/O
 // under c.mu). LOCKS_REQUIRED(c.mu)
 func (c *Cache) dropLocked(e *Entry) {
-	c.lru.Remove(e.id)
+	if e.dropped.Load() {
+		return
+	}
+	if c.lru.Remove(e.id) {
+		c.lruBytes -= e.charged
+	}
 	delete(c.entries, e.id)
 	if c.byName[e.name] == e {
 		delete(c.byName, e.name)
 	}
+	e.detached.Store(true)
 	c.used -= e.charged
+	freed := e.charged
 	e.charged = 0
 	e.dropped.Store(true)
+	c.freeing.Add(freed)
 	id := e.id
-	go func() {
+	c.goBackground(func() {
 		e.closeFile()
-		c.removeRecord(id)
-	}()
+		c.removeFiles(id)
+		c.freeing.Add(-freed)
+		close(e.gone)
+	})
 }
 
-// reserve charges n more bytes to e, evicting clean unpinned entries when
-// the budget is exceeded. LOCKS_EXCLUDED(c.mu)
-func (c *Cache) reserve(e *Entry, n int64) error {
-	if n <= 0 {
+// detachLocked removes e from the name index: it is no longer found by
+// Open or Lookup; open descriptors keep using it and its files go with the
+// last pin. The caller removes e's record (see forgetRecordLocked).
+// LOCKS_REQUIRED(e.mu, c.mu)
+func (c *Cache) detachLocked(e *Entry) {
+	if c.byName[e.name] == e {
+		delete(c.byName, e.name)
+	}
+	if !e.detached.Swap(true) {
+		if c.lru.Remove(e.id) {
+			c.lruBytes -= e.charged
+		}
+		if e.pins == 0 {
+			c.dropLocked(e)
+		}
+	}
+}
+
+// evicted describes an evicted entry, for the log.
+type evicted struct {
+	name  string
+	bytes int64
+}
+
+func (c *Cache) logEvicted(victims []evicted) {
+	for _, v := range victims {
+		c.log.Debug("evicted", "object", v.name, "bytes", v.bytes)
+	}
+}
+
+// evictLocked drops clean unpinned entries, oldest first, until at least
+// need bytes are freed, and returns them. It evicts nothing when the
+// evictable bytes cannot cover need. LOCKS_REQUIRED(c.mu)
+func (c *Cache) evictLocked(need int64) []evicted {
+	if need <= 0 || c.lruBytes < need {
 		return nil
 	}
-	c.mu.Lock()
-	var victims []*Entry
-	for c.opts.MaxBytes > 0 && c.used+n > c.opts.MaxBytes {
+	var victims []evicted
+	for need > 0 {
 		id, _, ok := c.lru.GetOldest()
 		if !ok {
 			break
 		}
 		v := c.entries[id]
-		c.lru.Remove(id)
-		if v == nil || v.pins > 0 {
+		if v == nil {
+			c.lru.Remove(id)
 			continue
 		}
-		victims = append(victims, v)
-		c.dropLocked(v)
+		need -= v.charged
+		victims = append(victims, evicted{v.name, v.charged})
+		c.detachLocked(v) // unpinned: dropped at once
 	}
-	if c.opts.MaxBytes > 0 && c.used+n > c.opts.MaxBytes {
-		c.mu.Unlock()
-		c.log.Warn("cache budget exhausted", "need", n, "used", c.used, "max", c.opts.MaxBytes)
-		return ErrNoSpace
+	return victims
+}
+
+// reserveLocked charges e up to total bytes against MaxBytes, evicting
+// clean unpinned entries when needed. LOCKS_REQUIRED(c.mu)
+func (c *Cache) reserveLocked(e *Entry, total int64) ([]evicted, error) {
+	n := total - e.charged
+	if n <= 0 {
+		return nil, nil
+	}
+	var victims []evicted
+	if max := c.opts.MaxBytes; max > 0 && c.used+n > max {
+		victims = c.evictLocked(c.used + n - max)
+		if c.used+n > max {
+			return victims, ErrNoSpace
+		}
 	}
 	c.used += n
 	e.charged += n
-	c.mu.Unlock()
-	for _, v := range victims {
-		c.log.Debug("evicted", "object", v.name, "bytes", v.size)
-	}
-	if c.opts.MinFree > 0 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(c.dir, &st); err == nil {
-			free := int64(st.Bavail) * int64(st.Bsize)
-			if free-n < c.opts.MinFree {
-				c.mu.Lock()
-				c.used -= n
-				e.charged -= n
-				c.mu.Unlock()
-				c.log.Warn("cache file system low on space", "free", free, "min_free", c.opts.MinFree)
-				return ErrNoSpace
-			}
-		}
-	}
-	return nil
+	return victims, nil
 }
 
-// release gives back bytes charged to e beyond keep. LOCKS_EXCLUDED(c.mu)
+// freeSpace returns the free bytes of the cache file system (-1 when
+// unknown or MinFree is not set).
+func (c *Cache) freeSpace() int64 {
+	if c.opts.MinFree <= 0 {
+		return -1
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(c.dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// minFreeLocked checks that charging n more bytes keeps MinFree free on
+// the file system, evicting clean entries when that helps. free is a
+// recent freeSpace; bytes reserved for downloads but not written yet count
+// as used, files of dropped entries not yet deleted as free.
+// LOCKS_REQUIRED(c.mu)
+func (c *Cache) minFreeLocked(free, n int64) ([]evicted, error) {
+	if free < 0 || n <= 0 {
+		return nil, nil
+	}
+	short := c.opts.MinFree - (free + c.freeing.Load() - c.inflight.Load() - n)
+	if short <= 0 {
+		return nil, nil
+	}
+	victims := c.evictLocked(short)
+	if victims == nil {
+		c.log.Warn("cache file system low on space", "free", free, "min_free", c.opts.MinFree, "need", n)
+		return nil, ErrNoSpace
+	}
+	return victims, nil
+}
+
+// reserveTo makes sure e is charged at least total bytes (the budget and
+// the free space permitting), and returns the bytes added. download marks
+// them as not yet on disk (see Cache.inflight). LOCKS_EXCLUDED(c.mu)
+func (c *Cache) reserveTo(e *Entry, total int64, download bool) (int64, error) {
+	c.mu.Lock()
+	enough := e.charged >= total
+	c.mu.Unlock()
+	if enough {
+		return 0, nil
+	}
+	free := c.freeSpace()
+	c.mu.Lock()
+	n := total - e.charged
+	if n <= 0 {
+		c.mu.Unlock()
+		return 0, nil
+	}
+	victims, err := c.reserveLocked(e, total)
+	if err == nil {
+		var more []evicted
+		more, err = c.minFreeLocked(free, n)
+		victims = append(victims, more...)
+		if err != nil {
+			c.used -= n
+			e.charged -= n
+		}
+	}
+	if err == nil && download {
+		c.inflight.Add(n)
+	}
+	used := c.used
+	c.unlockChecked()
+	c.logEvicted(victims)
+	if err != nil {
+		c.log.Warn("cache budget exhausted", "need", n, "used", used, "max", c.opts.MaxBytes, "err", err)
+		return 0, err
+	}
+	return n, nil
+}
+
+// releaseTo gives back bytes charged to e beyond keep. LOCKS_EXCLUDED(c.mu)
 func (c *Cache) releaseTo(e *Entry, keep int64) {
 	c.mu.Lock()
-	if e.charged > keep {
+	if e.charged > keep && !e.dropped.Load() {
 		c.used -= e.charged - keep
 		e.charged = keep
 	}
-	c.mu.Unlock()
+	c.unlockChecked()
 }
 
 // Lookup returns the live entry of name without pinning it, or nil.
@@ -301,87 +567,133 @@ func (c *Cache) Lookup(name string) *Entry {
 
 // Open returns the entry for object name, pinned until Release. remote
 // describes the object in Swift (nil when it does not exist there). A
-// clean cached copy is reused when its fingerprint matches remote; a dirty
-// or open one always is (it is the newest content). Otherwise a new entry
-// is made, and unless skipDownload, the object is downloaded in the
-// background: ReadAt waits only for the bytes it needs.
+// clean cached copy is reused when its fingerprint (ETag and size) matches
+// remote; a dirty or open one always is (it is the newest content), and
+// so is one being downloaded (one download per object, however many open
+// it). Otherwise a new entry is made, and unless skipDownload, the object
+// is downloaded in the background: ReadAt waits only for the bytes it
+// needs. The download's bytes are charged to the budget at once
+// (ErrNoSpace when they do not fit).
 func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload bool) (*Entry, error) {
-	c.mu.Lock()
-	if e := c.byName[name]; e != nil {
+	download := remote != nil && !skipDownload
+	free := int64(-1)
+	if download {
+		free = c.freeSpace() // before c.mu: statfs is a system call
+	}
+	for {
+		c.mu.Lock()
+		e := c.byName[name]
+		if e == nil {
+			break // with c.mu held
+		}
 		c.pinLocked(e) // keeps e from eviction while it is checked
 		c.mu.Unlock()
 		e.mu.Lock()
-		reuse := e.opens > 0 || e.dirty || e.uploading || e.busy
-		if !reuse && e.err == nil && e.complete {
-			if remote != nil {
-				reuse = e.remoteETag != "" && e.remoteETag == remote.ETag && e.size == remote.Size
-			} else {
-				reuse = e.remoteETag == ""
-			}
-		}
-		if reuse {
-			e.opens++
+		if e.reusableLocked(remote) {
+			e.opens++ // the pin is the open's
 			e.mu.Unlock()
 			c.mu.Lock()
 			c.hits++
 			c.mu.Unlock()
 			return e, nil
 		}
-		e.mu.Unlock()
-		// A stale clean copy: forget it.
+		// A stale clean copy, or a failed download: forget it, and look
+		// again (another Open may have replaced it meanwhile).
 		c.mu.Lock()
-		if c.byName[name] == e {
+		detach := c.byName[name] == e
+		if detach {
 			c.detachLocked(e)
 		}
 		c.unpinLocked(e)
+		c.unlockChecked()
+		if detach {
+			c.forgetRecordLocked(e)
+		}
+		e.mu.Unlock()
 	}
-	if c.closing {
+	// c.mu is held and name has no entry.
+	if c.closed.Load() {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("cache: shutting down: %w", syscall.EROFS)
+		return nil, ErrClosed
 	}
 	id := c.nextID
 	c.nextID++
 	e := newEntry(c, id, name)
+	e.busy = true // until the data file is open (and, with download, complete)
+	if remote != nil {
+		e.remoteETag = remote.ETag
+		e.remoteLarge = remote.LargeObject
+		e.lastModified = remote.LastModified
+	}
+	var victims []evicted
+	if download {
+		e.size = remote.Size
+		var err error
+		victims, err = c.reserveLocked(e, remote.Size)
+		if err == nil {
+			var more []evicted
+			more, err = c.minFreeLocked(free, remote.Size)
+			victims = append(victims, more...)
+			if err != nil {
+				c.used -= e.charged
+				e.charged = 0
+			}
+		}
+		if err != nil {
+			c.unlockChecked()
+			c.log.Warn("cache budget exhausted: object not downloaded", "object", name, "bytes", remote.Size,
+				"max", c.opts.MaxBytes, "min_free", c.opts.MinFree)
+			return nil, err
+		}
+		c.inflight.Add(e.charged)
+	}
 	c.entries[id] = e
 	c.byName[name] = e
-	c.pinLocked(e)
-	e.opens++
+	c.pinLocked(e) // the open's pin
+	if download {
+		c.pinLocked(e) // the download's pin
+	}
+	e.opens = 1
 	c.misses++
-	c.mu.Unlock()
+	c.unlockChecked()
+	c.logEvicted(victims)
 
-	f, err := os.OpenFile(c.dataPath(id), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		e.fail(err)
-		c.Release(e)
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	e.mu.Lock()
-	e.f = f
-	if remote == nil || skipDownload {
-		e.complete = true
-		e.size = 0
-		e.avail = 0
-		if remote != nil {
-			e.remoteETag = remote.ETag
+	fail := func(err error) (*Entry, error) {
+		e.mu.Lock()
+		if e.err == nil {
+			e.err = err
 		}
+		e.busy = false
+		e.cond.Broadcast()
+		c.mu.Lock()
+		if download {
+			c.inflight.Add(-e.charged)
+			c.unpinLocked(e) // the download's pin
+		}
+		if c.byName[name] == e {
+			c.detachLocked(e)
+		}
+		c.unlockChecked()
 		e.mu.Unlock()
-		return e, nil
-	}
-	e.size = remote.Size
-	e.remoteETag = remote.ETag
-	e.remoteLarge = remote.LargeObject
-	e.lastModified = remote.LastModified
-	e.busy = true
-	e.mu.Unlock()
-	if err := c.reserve(e, remote.Size); err != nil {
-		e.fail(err)
 		c.Release(e)
 		return nil, err
 	}
-	c.mu.Lock()
-	c.pinLocked(e) // the download's pin
-	c.mu.Unlock()
-	go c.download(e, *remote)
+	f, err := os.OpenFile(c.dataPath(id), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fail(fmt.Errorf("cache: %w", err))
+	}
+	e.mu.Lock()
+	e.f = f
+	if !download {
+		e.complete = true
+		e.busy = false
+		e.cond.Broadcast()
+		e.mu.Unlock()
+		return e, nil
+	}
+	e.mu.Unlock()
+	r := *remote
+	c.goBackground(func() { c.download(e, r) })
 	return e, nil
 }
 
@@ -390,12 +702,23 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 // for with SyncWriteBack; its error is returned).
 func (c *Cache) Release(e *Entry) error {
 	e.mu.Lock()
+	if e.opens <= 0 {
+		e.mu.Unlock()
+		c.log.Error("cache: Release without Open (ignored)", "object", e.Name())
+		return nil
+	}
 	e.opens--
-	schedule := e.opens == 0 && e.dirty && !e.detached.Load()
+	last := e.opens == 0
+	schedule := last && e.dirty && !e.detached.Load()
+	if last && e.complete {
+		// Written files were charged ahead of their size: give back the
+		// excess.
+		c.releaseTo(e, max(roundBlock(e.size), e.size))
+	}
 	e.mu.Unlock()
 	c.mu.Lock()
 	c.unpinLocked(e)
-	c.mu.Unlock()
+	c.unlockChecked()
 	if !schedule {
 		return nil
 	}
@@ -407,83 +730,115 @@ func (c *Cache) Release(e *Entry) error {
 }
 
 // Rename moves the entry of oldName (if any) to newName, replacing any
-// entry of newName. It waits for an upload in flight to finish. It
-// reports whether the moved entry is dirty (its content is not yet in Swift
-// under any name, or is newer there): then the caller must not copy the
-// old object but delete it; the pending upload writes newName.
+// entry of newName (which is removed as by Remove). An upload of the
+// entry in flight is cancelled: a dirty entry is uploaded once, later,
+// under newName. Rename reports whether the moved entry is dirty (its
+// content is not yet in Swift under any name, or is newer there): then the
+// caller must not copy the old object but delete it; the pending upload
+// writes newName.
 func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
-	if oldName != newName {
-		c.Remove(newName)
-	}
-	e := c.Lookup(oldName)
-	if e == nil {
-		return false, false, nil
-	}
-	e.mu.Lock()
-	for e.uploading {
-		e.cond.Wait()
-	}
-	c.mu.Lock()
-	if c.byName[oldName] != e {
-		c.mu.Unlock()
-		e.mu.Unlock()
-		return c.Rename(oldName, newName)
-	}
-	if old := c.byName[newName]; old != nil && old != e {
-		c.detachLocked(old)
-	}
-	delete(c.byName, oldName)
-	c.byName[newName] = e
-	e.name = newName
-	c.mu.Unlock()
-	dirty = e.dirty
-	rec := e.recordLocked()
-	e.mu.Unlock()
-	if dirty || rec.Complete {
-		if err := c.saveRecord(rec); err != nil {
-			return true, dirty, err
+	for {
+		if oldName != newName {
+			c.Remove(newName)
 		}
-	}
-	return true, dirty, nil
-}
-
-// detachLocked removes e from the name index; its files go when the last
-// pin goes. A pending upload is cancelled. LOCKS_REQUIRED(c.mu)
-func (c *Cache) detachLocked(e *Entry) {
-	if c.byName[e.name] == e {
-		delete(c.byName, e.name)
-	}
-	e.detached.Store(true)
-	if e.pins == 0 {
-		c.dropLocked(e)
+		c.mu.Lock()
+		e := c.byName[oldName]
+		if e == nil {
+			c.mu.Unlock()
+			return false, false, nil
+		}
+		c.pinLocked(e)
+		c.mu.Unlock()
+		e.mu.Lock()
+		if e.uploading {
+			e.cancelUpload(errRenamed)
+			e.waitUploadLocked(context.Background())
+		}
+		c.mu.Lock()
+		if c.byName[oldName] != e || (oldName != newName && c.byName[newName] != nil) {
+			// Changed while we waited: start again.
+			c.unpinLocked(e)
+			c.unlockChecked()
+			e.mu.Unlock()
+			continue
+		}
+		delete(c.byName, oldName)
+		c.byName[newName] = e
+		e.name = newName
+		c.unpinLocked(e)
+		c.unlockChecked()
+		dirty = e.dirty
+		if dirty || (e.complete && e.err == nil) {
+			err = e.saveRecordLocked()
+		}
+		e.mu.Unlock()
+		return true, dirty, err
 	}
 }
 
 // Remove forgets the entry of name (unlink, or overwrite by rename): a
-// pending upload is cancelled; open descriptors keep reading and writing
-// the detached copy, which is deleted on the last close.
+// pending upload is cancelled (one in flight is stopped), the durable
+// record goes at once (so a crash cannot resurrect the file), and open
+// descriptors keep reading and writing the detached copy, which is deleted
+// on the last close. The SLO segments the entry wrote (of its last upload,
+// and of unfinished ones) are deleted in the background; the caller
+// deletes the object itself.
 func (c *Cache) Remove(name string) {
-	e := c.Lookup(name)
-	if e == nil {
-		return
-	}
-	e.mu.Lock()
-	for e.uploading {
-		e.cond.Wait()
-	}
-	wasDirty := e.dirty
-	e.dirty = false
-	e.mu.Unlock()
-	c.wb.cancel(e)
-	c.mu.Lock()
-	if c.byName[name] == e {
-		if wasDirty {
+	for {
+		c.mu.Lock()
+		e := c.byName[name]
+		if e == nil {
+			c.mu.Unlock()
+			return
+		}
+		c.pinLocked(e)
+		c.mu.Unlock()
+		e.mu.Lock()
+		commits := e.commits
+		if e.uploading {
+			e.cancelUpload(errRemoved)
+			e.waitUploadLocked(context.Background())
+		}
+		c.mu.Lock()
+		if c.byName[name] != e {
+			c.unpinLocked(e)
+			c.unlockChecked()
+			e.mu.Unlock()
+			continue
+		}
+		// The upload stopped may have reached Swift all the same: then
+		// the object is ours to delete (the caller may not know it
+		// exists), before a rename puts something else there.
+		uploaded := e.commits != commits
+		large := e.remoteLarge
+		if e.dirty {
+			e.dirty = false
 			c.unpinLocked(e) // the dirty pin
 		}
 		c.detachLocked(e)
+		c.unpinLocked(e) // ours: may drop e
+		c.unlockChecked()
+		// The segments of the entry's last upload go too: the object
+		// naming them is being deleted by the caller, or was already
+		// (a dirty entry renamed: the old manifest went without them).
+		for _, n := range e.segments {
+			e.journal = append(e.journal, garbage{Name: n})
+		}
+		e.segments = nil
+		c.forgetRecordLocked(e)
+		e.mu.Unlock()
+		c.wb.cancel(e)
+		if uploaded {
+			ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+			err := c.client.Delete(ctx, name, swiftclient.DeleteOptions{MultipartManifest: large})
+			cancel()
+			if err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+				c.log.Error("removed file was uploaded as it was removed and could not be deleted from Swift",
+					"object", name, "err", err)
+			}
+		}
+		return
 	}
-	c.cond.Broadcast()
-	c.mu.Unlock()
 }
 
 // Stats is a snapshot of the cache's state for `swiftfs status`.
@@ -502,10 +857,16 @@ type Stats struct {
 
 // FileState describes one dirty file.
 type FileState struct {
-	Name      string
-	Size      int64
-	State     string // "dirty", "queued", "uploading", "failed"
-	Error     string `json:",omitempty"`
+	Name string
+	Size int64
+	// State is "dirty" (open, or waiting for its last close), "queued"
+	// (waiting for the write-back delay or a retry), "uploading", or
+	// "failed" (the last upload failed; retried at NextRetry).
+	State string
+	Error string `json:",omitempty"`
+	// Permanent is set when the failure needs attention (403, quota 413,
+	// a refused file check): retries are rare until it is fixed.
+	Permanent bool `json:",omitempty"`
 	Attempts  int
 	NextRetry time.Time `json:",omitzero"`
 }
@@ -521,8 +882,8 @@ func (c *Cache) Stats() Stats {
 	c.mu.Unlock()
 	for _, e := range es {
 		e.mu.Lock()
-		if e.dirty || e.uploading {
-			fs := FileState{Name: e.name, Size: e.size, State: "dirty", Attempts: e.attempts, NextRetry: e.nextRetry}
+		if (e.dirty || e.uploading) && !e.detached.Load() {
+			fs := FileState{Name: e.name, Size: e.size, State: "dirty", Attempts: e.attempts}
 			switch {
 			case e.uploading:
 				fs.State = "uploading"
@@ -530,8 +891,10 @@ func (c *Cache) Stats() Stats {
 			case e.lastErr != nil:
 				fs.State = "failed"
 				fs.Error = e.lastErr.Error()
+				fs.Permanent = permanent(e.lastErr)
+				fs.NextRetry = e.nextRetry
 				s.Failed++
-			case e.queued:
+			case c.wb.isQueued(e):
 				fs.State = "queued"
 				s.QueueLen++
 			}
@@ -546,14 +909,8 @@ func (c *Cache) Stats() Stats {
 // DirtyNames lists the names of entries not yet uploaded (for the
 // namespace overlay after a restart).
 func (c *Cache) DirtyNames() map[string]int64 {
-	c.mu.Lock()
-	var es []*Entry
-	for _, e := range c.byName {
-		es = append(es, e)
-	}
-	c.mu.Unlock()
 	out := map[string]int64{}
-	for _, e := range es {
+	for _, e := range c.live() {
 		e.mu.Lock()
 		if e.dirty && !e.detached.Load() {
 			out[e.name] = e.size
@@ -563,39 +920,82 @@ func (c *Cache) DirtyNames() map[string]int64 {
 	return out
 }
 
-// SyncAll uploads every dirty entry now and waits until each one is
-// durable in Swift, or returns the first failure.
-func (c *Cache) SyncAll(ctx context.Context) error {
+func (c *Cache) live() []*Entry {
 	c.mu.Lock()
-	var es []*Entry
+	defer c.mu.Unlock()
+	es := make([]*Entry, 0, len(c.byName))
 	for _, e := range c.byName {
 		es = append(es, e)
 	}
-	c.mu.Unlock()
-	var first error
-	for _, e := range es {
-		if err := e.Sync(ctx); err != nil && first == nil {
-			first = err
+	return es
+}
+
+// SyncAll uploads every dirty entry now (Uploaders at a time) and waits
+// until each one is durable in Swift, or returns the first failure.
+func (c *Cache) SyncAll(ctx context.Context) error {
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	sem := make(chan struct{}, c.opts.Uploaders)
+	for _, e := range c.live() {
+		if !e.Dirty() && !e.isUploading() {
+			continue
 		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			mu.Lock()
+			if first == nil {
+				first = ctx.Err()
+			}
+			mu.Unlock()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := e.Sync(ctx); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return first
 }
 
-// Close stops accepting new entries, drains the upload queue for at most
-// timeout, and stops background work. Dirty data that could not be
-// uploaded stays in the cache directory for the next run.
+// Close stops accepting writes (ErrClosed), uploads what is dirty for at
+// most timeout, then stops background work and releases the cache
+// directory. Dirty data that could not be uploaded stays in the cache
+// directory for the next run, which uploads it first. Reads of open
+// entries keep working.
 func (c *Cache) Close(timeout time.Duration) error {
-	c.mu.Lock()
-	c.closing = true
-	c.mu.Unlock()
+	if c.closed.Swap(true) {
+		return nil
+	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := c.SyncAll(ctx)
+	c.cancel() // stops uploads and downloads still running
 	c.wb.stop()
-	c.cancel()
+	c.waitBackground()
 	left := c.DirtyNames()
 	if len(left) > 0 {
-		c.log.Warn("dirty files left in the cache for the next mount", "count", len(left), "dir", c.dir)
+		c.log.Warn("dirty files left in the cache for the next mount", "count", len(left), "dir", c.dir,
+			"waited", time.Since(start).Round(time.Millisecond), "err", err)
+		if err == nil {
+			err = fmt.Errorf("cache: %d files not uploaded; they stay in %s for the next mount", len(left), c.dir)
+		}
 	}
+	c.lockFile.Close()
 	return err
 }

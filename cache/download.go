@@ -10,33 +10,99 @@ import (
 	"io"
 	"regexp"
 	"sync"
+	"sync/atomic"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 var md5Hex = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
+// downloadAttempts bounds the GETs that resume one stream or one range
+// after the connection broke mid-body (the client retries only the
+// opening request; it cannot resume a body), and the whole download when
+// the content did not match its ETag or the object changed meanwhile.
 const downloadAttempts = 3
+
+// changedError reports that a GET found another version of the object
+// than the one being downloaded.
+type changedError struct{ info swiftclient.ObjectInfo }
+
+func (e *changedError) Error() string {
+	return fmt.Sprintf("object %q changed during the download (now %d bytes, ETag %s)", e.info.Name, e.info.Size, e.info.ETag)
+}
+
+// dlBudget tracks the bytes a download reserved but has not written yet
+// (Cache.inflight).
+type dlBudget struct {
+	c       *Cache
+	pending atomic.Int64
+}
+
+func (d *dlBudget) wrote(n int64) {
+	for {
+		p := d.pending.Load()
+		take := min(p, n)
+		if take <= 0 {
+			return
+		}
+		if d.pending.CompareAndSwap(p, p-take) {
+			d.c.inflight.Add(-take)
+			return
+		}
+	}
+}
+
+func (d *dlBudget) done() { d.c.inflight.Add(-d.pending.Swap(0)) }
 
 // download fetches the whole object into e's data file, publishing progress
 // so that readers wait only for their bytes. Objects larger than two
-// chunks are fetched with parallel ranged GETs. The content is checked
-// against the ETag (when it is an MD5, i.e. not a large object manifest);
-// a mismatch is retried once, then reported as swiftclient.ErrCorrupted.
+// chunks are fetched with parallel ranged GETs, and their bytes are served
+// as they arrive. Smaller ones come in one stream, and when their ETag is
+// an MD5 (not a large object) no byte is served before the whole content
+// matched it. A mismatch is retried; if it persists, the entry fails with
+// swiftclient.ErrCorrupted (EIO), is detached and never reused.
 func (c *Cache) download(e *Entry, remote swiftclient.ObjectInfo) {
 	ctx := c.ctx
+	dl := &dlBudget{c: c}
+	e.mu.Lock()
+	dl.pending.Store(e.size)
+	e.mu.Unlock()
 	var err error
-	for attempt := 0; attempt < 2; attempt++ {
+retry:
+	for attempt := 0; attempt < downloadAttempts; attempt++ {
 		if remote.Size > 2*c.opts.DownloadChunk && c.opts.DownloadStreams > 1 {
-			err = c.downloadParallel(ctx, e, remote)
+			err = c.downloadParallel(ctx, e, remote, dl)
 		} else {
-			err = c.downloadStream(ctx, e, remote)
+			err = c.downloadStream(ctx, e, remote, dl)
 		}
-		if !errors.Is(err, swiftclient.ErrCorrupted) {
+		if err == nil {
 			break
 		}
-		c.log.Warn("download corrupted, retrying", "object", remote.Name, "err", err)
+		var ce *changedError
+		switch {
+		case errors.As(err, &ce):
+			c.log.Info("object changed during the download; fetching the new version", "object", remote.Name,
+				"etag", ce.info.ETag, "bytes", ce.info.Size)
+			remote.Size, remote.ETag, remote.LargeObject, remote.LastModified =
+				ce.info.Size, ce.info.ETag, ce.info.LargeObject, ce.info.LastModified
+			e.mu.Lock()
+			e.size, e.remoteETag, e.remoteLarge, e.lastModified = remote.Size, remote.ETag, remote.LargeObject, remote.LastModified
+			e.mu.Unlock()
+			added, rerr := c.reserveTo(e, remote.Size, true)
+			if rerr != nil {
+				err = rerr
+				break retry
+			}
+			dl.pending.Add(added)
+			c.releaseTo(e, remote.Size)
+			continue
+		case errors.Is(err, swiftclient.ErrCorrupted):
+			c.log.Warn("download corrupted, retrying", "object", remote.Name, "attempt", attempt+1, "err", err)
+			continue
+		}
+		break
 	}
+	dl.done()
 	e.mu.Lock()
 	e.busy = false
 	if err != nil {
@@ -47,36 +113,56 @@ func (c *Cache) download(e *Entry, remote swiftclient.ObjectInfo) {
 	} else {
 		e.complete = true
 		e.chunks = nil
-	}
-	rec := e.recordLocked()
-	clean := err == nil && !e.dirty
-	e.cond.Broadcast()
-	e.mu.Unlock()
-	if clean {
-		if serr := c.saveRecord(rec); serr != nil {
-			c.log.Warn("cache record not saved", "object", rec.Name, "err", serr)
+		e.avail = e.size
+		if !e.dirty {
+			if serr := e.saveRecordLocked(); serr != nil {
+				c.log.Warn("cache record not saved", "object", e.name, "err", serr)
+			}
 		}
 	}
+	e.cond.Broadcast()
 	c.mu.Lock()
-	e.evictable = clean
+	if err != nil && c.byName[e.name] == e {
+		c.detachLocked(e) // never reused: the next Open downloads again
+	}
 	c.unpinLocked(e) // the download's pin
-	c.mu.Unlock()
+	c.unlockChecked()
+	e.mu.Unlock()
 }
 
-func (c *Cache) downloadStream(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo) error {
+// resetProgress forgets what a failed attempt published. The bytes stay
+// on disk but are downloaded again.
+func (e *Entry) resetProgress() {
 	e.mu.Lock()
 	e.avail = 0
 	e.chunks = nil
+	e.mu.Unlock()
+}
+
+// sameVersion reports whether a GET's info describes the version expected.
+func sameVersion(want, got swiftclient.ObjectInfo) bool {
+	if got.Size != want.Size {
+		return false
+	}
+	return want.ETag == "" || got.ETag == "" || want.ETag == got.ETag
+}
+
+func (c *Cache) downloadStream(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo, dl *dlBudget) error {
+	e.resetProgress()
+	e.mu.Lock()
 	f := e.f
 	e.mu.Unlock()
-	var h hash.Hash
 	verify := !remote.LargeObject && md5Hex.MatchString(remote.ETag)
+	var h hash.Hash
 	if verify {
 		h = md5.New()
 	}
 	var off int64
 	var lastErr error
 	for attempt := 0; attempt < downloadAttempts; attempt++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		rc, info, err := c.client.Get(ctx, remote.Name, off, -1)
 		if err != nil {
 			lastErr = err
@@ -85,36 +171,33 @@ func (c *Cache) downloadStream(ctx context.Context, e *Entry, remote swiftclient
 			}
 			continue
 		}
-		if off == 0 && info.Size != remote.Size {
-			// The object changed since it was listed: take the new version.
-			remote.Size = info.Size
-			remote.ETag = info.ETag
-			verify = verify && md5Hex.MatchString(info.ETag)
-			e.mu.Lock()
-			e.size = info.Size
-			e.remoteETag = info.ETag
-			e.mu.Unlock()
+		if !sameVersion(remote, info) {
+			rc.Close()
+			info.Name = remote.Name
+			return &changedError{info: info}
 		}
-		n, err := copyProgress(f, rc, off, h, func(done int64) {
-			e.mu.Lock()
-			e.avail = done
-			e.cond.Broadcast()
-			e.mu.Unlock()
+		n, err := copyProgress(f, rc, off, h, func(end, m int64) {
+			dl.wrote(m)
+			if !verify { // unverified bytes are served only when they cannot be verified
+				e.mu.Lock()
+				e.avail = end
+				e.cond.Broadcast()
+				e.mu.Unlock()
+			}
 		})
 		rc.Close()
 		off += n
-		if err == nil {
+		if err == nil && off == remote.Size {
 			lastErr = nil
 			break
+		}
+		if err == nil {
+			err = fmt.Errorf("short download: %d of %d bytes", off, remote.Size)
 		}
 		lastErr = &swiftclient.Error{Kind: swiftclient.ErrUnavailable, Op: "get", Name: remote.Name, Err: err}
 	}
 	if lastErr != nil {
 		return lastErr
-	}
-	if off != remote.Size {
-		return &swiftclient.Error{Kind: swiftclient.ErrUnavailable, Op: "get", Name: remote.Name,
-			Err: fmt.Errorf("short download: %d of %d bytes", off, remote.Size)}
 	}
 	if verify {
 		if got := hex.EncodeToString(h.Sum(nil)); got != remote.ETag {
@@ -125,9 +208,10 @@ func (c *Cache) downloadStream(ctx context.Context, e *Entry, remote swiftclient
 	return nil
 }
 
-// copyProgress copies r into f from off, reporting the end offset written
-// after each block, and hashes the bytes when h is set.
-func copyProgress(f io.WriterAt, r io.Reader, off int64, h hash.Hash, progress func(int64)) (int64, error) {
+// copyProgress copies r into f from off, calling progress with the end
+// offset written and the bytes added after each block, and hashes the
+// bytes when h is set. It returns a nil error only at the end of r.
+func copyProgress(f io.WriterAt, r io.Reader, off int64, h hash.Hash, progress func(end, n int64)) (int64, error) {
 	buf := make([]byte, 1<<20)
 	var n int64
 	for {
@@ -140,7 +224,7 @@ func copyProgress(f io.WriterAt, r io.Reader, off int64, h hash.Hash, progress f
 				h.Write(buf[:m])
 			}
 			n += int64(m)
-			progress(off + n)
+			progress(off+n, int64(m))
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return n, nil
@@ -151,13 +235,14 @@ func copyProgress(f io.WriterAt, r io.Reader, off int64, h hash.Hash, progress f
 	}
 }
 
-func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo) error {
+func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo, dl *dlBudget) error {
 	chunk := c.opts.DownloadChunk
 	var spans []span
 	for s := int64(0); s < remote.Size; s += chunk {
 		spans = append(spans, span{start: s, end: min(s+chunk, remote.Size)})
 	}
 	e.mu.Lock()
+	e.avail = 0
 	e.chunks = spans
 	f := e.f
 	e.mu.Unlock()
@@ -172,9 +257,9 @@ func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclie
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if err := c.fetchSpan(ctx, e, f, remote.Name, i); err != nil {
+				if err := c.fetchSpan(ctx, e, f, remote, i, dl); err != nil {
 					mu.Lock()
-					if firstErr == nil {
+					if firstErr == nil || errors.Is(firstErr, context.Canceled) {
 						firstErr = err
 					}
 					mu.Unlock()
@@ -207,14 +292,18 @@ func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclie
 	return nil
 }
 
-func (c *Cache) fetchSpan(ctx context.Context, e *Entry, f io.WriterAt, name string, i int) error {
+func (c *Cache) fetchSpan(ctx context.Context, e *Entry, f io.WriterAt, remote swiftclient.ObjectInfo, i int, dl *dlBudget) error {
 	e.mu.Lock()
 	s := e.chunks[i]
 	e.mu.Unlock()
+	name := remote.Name
 	var lastErr error
 	for attempt := 0; attempt < downloadAttempts; attempt++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		off := s.start + s.done
-		rc, _, err := c.client.Get(ctx, name, off, s.end-off)
+		rc, info, err := c.client.Get(ctx, name, off, s.end-off)
 		if err != nil {
 			lastErr = err
 			if !swiftclient.IsTransient(err) {
@@ -222,9 +311,15 @@ func (c *Cache) fetchSpan(ctx context.Context, e *Entry, f io.WriterAt, name str
 			}
 			continue
 		}
-		n, err := copyProgress(f, io.LimitReader(rc, s.end-off), off, nil, func(done int64) {
+		if !sameVersion(remote, info) {
+			rc.Close()
+			info.Name = name
+			return &changedError{info: info}
+		}
+		n, err := copyProgress(f, io.LimitReader(rc, s.end-off), off, nil, func(end, m int64) {
+			dl.wrote(m)
 			e.mu.Lock()
-			e.chunks[i].done = done - s.start
+			e.chunks[i].done = end - s.start
 			e.cond.Broadcast()
 			e.mu.Unlock()
 		})
@@ -237,9 +332,6 @@ func (c *Cache) fetchSpan(ctx context.Context, e *Entry, f io.WriterAt, name str
 			err = fmt.Errorf("short range read: %d of %d bytes", s.done, s.end-s.start)
 		}
 		lastErr = &swiftclient.Error{Kind: swiftclient.ErrUnavailable, Op: "get", Name: name, Err: err}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 	}
 	return lastErr
 }

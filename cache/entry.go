@@ -2,59 +2,85 @@ package cache
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 // Entry is the local copy of one object: a data file in data/<id>, shared by
 // every descriptor open on the object.
 type Entry struct {
-	c  *Cache
-	id uint64
+	c    *Cache
+	id   uint64
+	gone chan struct{} // closed when the files of a dropped entry are deleted
 
-	// Fields guarded by Cache.mu.
-	pins      int         // opens + 1 if dirty + 1 while downloading
-	charged   int64       // bytes charged to the budget
-	evictable bool        // clean and complete: may join the LRU when unpinned
-	detached  atomic.Bool // removed from the name index (unlinked or replaced)
-	dropped   atomic.Bool // files deleted
+	// pins counts the reasons to keep the entry: one per Open, one while
+	// dirty, one while a download runs. GUARDED_BY(Cache.mu)
+	pins int
+	// charged is the number of bytes charged to the budget. GUARDED_BY(Cache.mu)
+	charged int64
+	// detached: removed from the name index (unlinked, replaced, stale or
+	// failed); set under Cache.mu. INVARIANT: a detached entry has no
+	// durable record, is never uploaded, and is dropped at its last pin.
+	detached atomic.Bool
+	dropped  atomic.Bool // set under Cache.mu: files being deleted
 
 	mu   sync.Mutex
-	cond *sync.Cond // on mu: download progress, upload completion
+	cond *sync.Cond // on mu: download progress
 
-	name string   // GUARDED_BY(mu) (written also under Cache.mu)
+	// name is the object name. GUARDED_BY(mu), written only with Cache.mu
+	// held too, so either lock suffices to read it.
+	name string
 	f    *os.File // GUARDED_BY(mu) for replacement; used for I/O without mu
 	// size is the length of the content (the remote size while downloading).
 	size         int64  // GUARDED_BY(mu)
 	opens        int    // GUARDED_BY(mu)
-	complete     bool   // GUARDED_BY(mu): the whole content is on disk
-	busy         bool   // GUARDED_BY(mu): a download is running
+	complete     bool   // GUARDED_BY(mu): the whole content is on disk (and verified)
+	busy         bool   // GUARDED_BY(mu): being set up or downloaded
 	avail        int64  // GUARDED_BY(mu): single-stream download progress
 	chunks       []span // GUARDED_BY(mu): parallel download progress
 	err          error  // GUARDED_BY(mu): download failure, reported to readers
 	remoteETag   string // GUARDED_BY(mu): the version this copy came from or was uploaded as
-	remoteLarge  bool   // GUARDED_BY(mu)
+	remoteLarge  bool   // GUARDED_BY(mu): that version is a large object (SLO/DLO manifest)
 	lastModified time.Time
-	dirty        bool // GUARDED_BY(mu): content differs from Swift
-	gen          int64
-	uploading    bool // GUARDED_BY(mu)
-	queued       bool // GUARDED_BY(mu)
-	attempts     int
-	lastErr      error
-	nextRetry    time.Time
-	contentType  string            // GUARDED_BY(mu)
-	meta         map[string]string // GUARDED_BY(mu)
-	segments     []string          // GUARDED_BY(mu): segments of the last SLO upload
+	// dirty: the content (or attributes) differ from Swift. INVARIANT:
+	// dirty implies a durable record saying so and a pin.
+	dirty bool  // GUARDED_BY(mu)
+	gen   int64 // GUARDED_BY(mu): bumped by every change
+	// uploading is set while an upload runs; uploadDone is closed and
+	// uploadCancel cancels it. INVARIANT: uploading implies dirty.
+	uploading    bool                    // GUARDED_BY(mu)
+	uploadDone   chan struct{}           // GUARDED_BY(mu)
+	uploadCancel context.CancelCauseFunc // GUARDED_BY(mu)
+	commits      int64                   // GUARDED_BY(mu): uploads that reached Swift under the entry's name
+	attempts     int                     // GUARDED_BY(mu): failed uploads since the last success
+	lastErr      error                   // GUARDED_BY(mu)
+	nextRetry    time.Time               // GUARDED_BY(mu)
+	contentType  string                  // GUARDED_BY(mu)
+	meta         map[string]string       // GUARDED_BY(mu); replaced, never modified in place
+	// segments are the SLO segments of the manifest this entry uploaded
+	// last (the object in Swift refers to them). GUARDED_BY(mu)
+	segments []string
+	// journal lists objects written by uploads that have not (or not
+	// knowingly) been committed: segments of a failed or interrupted SLO
+	// upload, and manifest-only copies of the large object being replaced
+	// (kind "manifest"). They are deleted once the next upload of this
+	// entry succeeded. GUARDED_BY(mu)
+	journal []garbage
+	// superseded is set once the large object this entry replaces is
+	// preserved in a journalled manifest copy. GUARDED_BY(mu)
+	superseded bool
 }
 
 type span struct{ start, end, done int64 }
 
 func newEntry(c *Cache, id uint64, name string) *Entry {
-	e := &Entry{c: c, id: id, name: name}
+	e := &Entry{c: c, id: id, name: name, gone: make(chan struct{})}
 	e.cond = sync.NewCond(&e.mu)
 	return e
 }
@@ -80,6 +106,12 @@ func (e *Entry) Dirty() bool {
 	return e.dirty
 }
 
+func (e *Entry) isUploading() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.uploading
+}
+
 // Complete reports whether the whole content is on local disk.
 func (e *Entry) Complete() bool {
 	e.mu.Lock()
@@ -95,16 +127,6 @@ func (e *Entry) File() *os.File {
 	return e.f
 }
 
-func (e *Entry) fail(err error) {
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.busy = false
-	e.cond.Broadcast()
-	e.mu.Unlock()
-}
-
 func (e *Entry) closeFile() {
 	e.mu.Lock()
 	f := e.f
@@ -115,17 +137,59 @@ func (e *Entry) closeFile() {
 	}
 }
 
+// reusableLocked decides whether Open may hand out this entry for remote
+// (the object as the caller sees it in Swift, nil when absent).
+// LOCKS_REQUIRED(mu)
+func (e *Entry) reusableLocked(remote *swiftclient.ObjectInfo) bool {
+	switch {
+	case e.dirty || e.uploading:
+		return true // the newest content
+	case e.err != nil:
+		return false // a failed download: fetch again
+	case e.opens > 0:
+		// Open elsewhere: one copy for every descriptor (a stale copy
+		// replaced now would lose what its writers write next).
+		return true
+	case e.busy:
+		// Being downloaded: share the download unless the caller knows
+		// of another version.
+		return remote == nil || remote.ETag == "" || remote.ETag == e.remoteETag
+	case !e.complete:
+		return false
+	case remote == nil:
+		return e.remoteETag == ""
+	}
+	// A clean complete copy: reuse it when the fingerprint matches. The
+	// modification time is not compared: a POST changes it without
+	// changing the content, which ETag and size identify.
+	return e.remoteETag != "" && e.remoteETag == remote.ETag && e.size == remote.Size
+}
+
 // SetAttrs sets the content type and user metadata the next upload sends.
+// On a dirty entry the change is recorded durably and, when an upload is
+// running, makes the entry stay dirty for another one.
 func (e *Entry) SetAttrs(contentType string, meta map[string]string) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.contentType == contentType && maps.Equal(e.meta, meta) {
+		return
+	}
 	e.contentType = contentType
 	e.meta = maps.Clone(meta)
-	e.mu.Unlock()
+	if e.dirty {
+		e.gen++
+		if err := e.saveRecordLocked(); err != nil {
+			e.c.log.Warn("cache record not saved", "object", e.name, "err", err)
+		}
+	}
 }
 
 // availableLocked reports whether [off, end) is on disk. LOCKS_REQUIRED(mu)
 func (e *Entry) availableLocked(off, end int64) bool {
 	if e.complete {
+		return true
+	}
+	if end <= off {
 		return true
 	}
 	if e.chunks == nil {
@@ -144,22 +208,40 @@ func (e *Entry) availableLocked(off, end int64) bool {
 	return true
 }
 
+// waitLocked waits on e.cond until woken or ctx is done.
+// LOCKS_REQUIRED(mu)
+func (e *Entry) waitLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		e.cond.Broadcast()
+		e.mu.Unlock()
+	})
+	e.cond.Wait()
+	stop()
+	return ctx.Err()
+}
+
 // ReadAt reads from the local copy, waiting until the bytes it needs are
-// downloaded (not for the whole object).
+// downloaded (not for the whole object), or ctx is done.
 func (e *Entry) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	e.mu.Lock()
-	end := min(off+int64(len(p)), e.size)
-	for !e.availableLocked(off, end) && e.err == nil {
-		if ctx.Err() != nil {
+	for {
+		if e.err != nil {
+			err := e.err
 			e.mu.Unlock()
-			return 0, ctx.Err()
+			return 0, err
 		}
-		e.cond.Wait()
-	}
-	if e.err != nil {
-		err := e.err
-		e.mu.Unlock()
-		return 0, err
+		end := min(off+int64(len(p)), e.size)
+		if e.availableLocked(off, end) && (e.f != nil || off >= e.size) {
+			break
+		}
+		if err := e.waitLocked(ctx); err != nil {
+			e.mu.Unlock()
+			return 0, err
+		}
 	}
 	f := e.f
 	size := e.size
@@ -177,7 +259,8 @@ func (e *Entry) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// waitCompleteLocked waits for the download to finish. LOCKS_REQUIRED(mu)
+// waitCompleteLocked waits for the set-up or download to finish.
+// LOCKS_REQUIRED(mu)
 func (e *Entry) waitCompleteLocked() error {
 	for !e.complete && e.err == nil {
 		e.cond.Wait()
@@ -186,29 +269,28 @@ func (e *Entry) waitCompleteLocked() error {
 }
 
 // markDirtyLocked records durably that the content will differ from Swift,
-// before the change is made. LOCKS_REQUIRED(mu)
+// before the change is made. A detached entry (unlinked while open) takes
+// changes without a record: they go with its last close.
+// LOCKS_REQUIRED(mu) LOCKS_EXCLUDED(Cache.mu)
 func (e *Entry) markDirtyLocked() error {
-	if e.dirty {
+	c := e.c
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if e.dirty || e.detached.Load() {
 		return nil
 	}
-	e.c.mu.Lock()
-	if e.c.closing {
-		e.c.mu.Unlock()
-		return fmt.Errorf("cache: unmounting, writes refused: %w", errReadOnly)
-	}
-	e.c.mu.Unlock()
 	e.dirty = true
 	e.lastErr = nil
-	rec := e.recordLocked()
-	if err := e.c.saveRecord(rec); err != nil {
+	e.attempts = 0
+	if err := e.saveRecordLocked(); err != nil {
 		e.dirty = false
 		return err
 	}
-	e.c.mu.Lock()
-	e.evictable = false
-	e.c.pinLocked(e) // the dirty pin
-	e.c.mu.Unlock()
-	e.c.wb.cancel(e) // an upload scheduled earlier waits for the next close
+	c.mu.Lock()
+	c.pinLocked(e) // the dirty pin
+	c.unlockChecked()
+	c.wb.cancel(e) // an upload scheduled earlier waits for the next close
 	return nil
 }
 
@@ -227,76 +309,95 @@ func (e *Entry) MarkDirty() error {
 	return nil
 }
 
+// roundCharge is what a content of n bytes is charged while it is being
+// written: a little ahead, so that not every write needs a reservation,
+// in steps of 4 KiB (a file system block) for small files, 64 KiB from 1
+// MiB and 1 MiB from 16 MiB. The last close trims the charge to roundBlock.
+func roundCharge(n int64) int64 {
+	step := int64(4 << 10)
+	switch {
+	case n >= 16<<20:
+		step = 1 << 20
+	case n >= 1<<20:
+		step = 64 << 10
+	}
+	return (n + step - 1) / step * step
+}
+
+// roundBlock is what a content of n bytes occupies on disk (4 KiB blocks).
+func roundBlock(n int64) int64 { return (n + 4095) / 4096 * 4096 }
+
 // WriteAt writes to the local copy, after the download finished. The first
-// write makes the entry dirty, durably.
+// write makes the entry dirty, durably. Growing the content is charged to
+// the budget first: when it does not fit, WriteAt fails with ErrNoSpace
+// and changes nothing.
 func (e *Entry) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("cache: negative offset")
+	}
 	e.mu.Lock()
 	if err := e.waitCompleteLocked(); err != nil {
 		e.mu.Unlock()
 		return 0, err
 	}
+	if e.c.closed.Load() {
+		e.mu.Unlock()
+		return 0, ErrClosed
+	}
+	end := off + int64(len(p))
+	if end > e.size {
+		if _, err := e.c.reserveTo(e, roundCharge(end), false); err != nil {
+			e.mu.Unlock()
+			return 0, err
+		}
+	}
 	if err := e.markDirtyLocked(); err != nil {
 		e.mu.Unlock()
 		return 0, err
 	}
-	end := off + int64(len(p))
 	f := e.f
+	e.gen++
 	e.mu.Unlock()
-	if err := e.grow(end); err != nil {
-		return 0, err
-	}
 	n, err := f.WriteAt(p, off)
 	e.mu.Lock()
 	if off+int64(n) > e.size {
 		e.size = off + int64(n)
 	}
-	e.gen++
+	e.gen++ // again: an upload that began meanwhile may have missed this
 	e.mu.Unlock()
 	return n, err
 }
 
-// grow charges the budget for a content of end bytes (in 1 MiB steps).
-func (e *Entry) grow(end int64) error {
-	e.c.mu.Lock()
-	charged := e.charged
-	e.c.mu.Unlock()
-	if end <= charged {
-		return nil
-	}
-	const step = 1 << 20
-	want := (end + step - 1) / step * step
-	return e.c.reserve(e, want-charged)
-}
-
-// Truncate changes the content length.
+// Truncate changes the content length (no change when it is the same).
 func (e *Entry) Truncate(size int64) error {
+	if size < 0 {
+		return errors.New("cache: negative size")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.waitCompleteLocked(); err != nil {
 		return err
 	}
-	if size == e.size && e.dirty {
+	if e.c.closed.Load() {
+		return ErrClosed
+	}
+	if size == e.size {
 		return nil
+	}
+	if size > e.size {
+		if _, err := e.c.reserveTo(e, roundCharge(size), false); err != nil {
+			return err
+		}
 	}
 	if err := e.markDirtyLocked(); err != nil {
 		return err
-	}
-	if size > e.size {
-		e.mu.Unlock()
-		err := e.grow(size)
-		e.mu.Lock()
-		if err != nil {
-			return err
-		}
 	}
 	if err := e.f.Truncate(size); err != nil {
 		return err
 	}
 	e.size = size
 	e.gen++
-	if size == 0 {
-		e.c.releaseTo(e, 0)
-	}
+	e.c.releaseTo(e, roundCharge(size))
 	return nil
 }
 
@@ -326,5 +427,30 @@ func (e *Entry) LastError() error {
 func (e *Entry) recordLocked() record {
 	return record{ID: e.id, Name: e.name, Size: e.size, Complete: e.complete && e.err == nil,
 		Dirty: e.dirty, ContentType: e.contentType, Meta: maps.Clone(e.meta), RemoteETag: e.remoteETag,
-		LastModified: e.lastModified, Segments: append([]string(nil), e.segments...)}
+		RemoteLarge: e.remoteLarge, LastModified: e.lastModified,
+		Segments: append([]string(nil), e.segments...), Journal: append([]garbage(nil), e.journal...)}
+}
+
+// saveRecordLocked writes e's record durably, unless e is detached (a
+// detached entry has none). Records are written only with e.mu held, so
+// that they reach the disk in the order of the changes they describe.
+// LOCKS_REQUIRED(mu)
+func (e *Entry) saveRecordLocked() error {
+	if e.detached.Load() {
+		return nil
+	}
+	return e.c.saveRecord(e.recordLocked())
+}
+
+// forgetRecordLocked removes e's record durably (after detaching e), first
+// handing the journal's objects to the garbage collector.
+// LOCKS_REQUIRED(e.mu) LOCKS_EXCLUDED(c.mu)
+func (c *Cache) forgetRecordLocked(e *Entry) {
+	if len(e.journal) > 0 {
+		c.collect(e.journal)
+		e.journal = nil
+	}
+	if err := c.removeRecord(e.id); err != nil {
+		c.log.Warn("cache record not removed", "object", e.name, "err", err)
+	}
 }

@@ -4,20 +4,23 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"sync"
+	"time"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 // putSLO uploads f as a Static Large Object: segments of SegmentSize in
-// parallel under SegmentPrefix/<entry id>-<time>/, journaled in the entry's
-// record before they are written (so a crash leaves a list of orphans to
-// delete), then the manifest.
-func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size int64, ct string, meta map[string]string) (swiftclient.ObjectInfo, error) {
+// parallel under SegmentPrefix<entry id>-<time>/, journalled in the entry's
+// record before any is written (so that a crash or a failure leaves a list
+// of what to delete), then the manifest. The journal entries are deleted
+// by the garbage collector once an upload of the entry succeeded, or at
+// once when a segment upload failed (no manifest can refer to them then).
+func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size int64, ct string, meta map[string]string) (putResult, error) {
 	c := w.c
 	seg := c.opts.SegmentSize
 	base := fmt.Sprintf("%s%d-%d/", c.opts.SegmentPrefix, e.id, c.opts.Now().UnixNano())
@@ -29,57 +32,144 @@ func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.Fil
 		names = append(names, n)
 	}
 	e.mu.Lock()
-	old := e.segments
-	e.segments = append(append([]string(nil), old...), names...)
-	rec := e.recordLocked()
-	e.mu.Unlock()
-	if err := c.saveRecord(rec); err != nil {
-		return swiftclient.ObjectInfo{}, err
+	for _, n := range names {
+		e.journal = append(e.journal, garbage{Name: n})
 	}
+	err := e.saveRecordLocked()
+	e.mu.Unlock()
+	if err != nil {
+		return putResult{}, err
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(segs))
 	sem := make(chan struct{}, max(2, c.opts.Uploaders))
 	for i := range segs {
+		select {
+		case sem <- struct{}{}:
+		case <-sctx.Done():
+		}
+		if sctx.Err() != nil {
+			errs[i] = sctx.Err()
+			continue
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			off := int64(i) * seg
-			sr := io.NewSectionReader(f, off, segs[i].Size)
 			h := md5.New()
-			if _, err := io.Copy(h, sr); err != nil {
-				errs[i] = err
+			if _, err := io.Copy(h, io.NewSectionReader(f, off, segs[i].Size)); err != nil {
+				errs[i] = fmt.Errorf("cache: reading %q for upload: %w", name, err)
+				cancel()
 				return
 			}
 			segs[i].ETag = hex.EncodeToString(h.Sum(nil))
-			_, errs[i] = c.client.Put(ctx, segs[i].Name, io.NewSectionReader(f, off, segs[i].Size), segs[i].Size,
+			_, errs[i] = c.client.Put(sctx, segs[i].Name, io.NewSectionReader(f, off, segs[i].Size), segs[i].Size,
 				swiftclient.PutOptions{MD5: segs[i].ETag})
+			if errs[i] != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return swiftclient.ObjectInfo{}, err
-		}
+	if err := firstError(errs); err != nil {
+		// No manifest refers to these segments: delete them now, so that
+		// failed attempts do not pile up (against a quota, say).
+		w.dropSegments(ctx, e, names)
+		return putResult{}, err
 	}
 	info, err := c.client.Put(ctx, name, nil, size, swiftclient.PutOptions{ContentType: ct, Meta: meta, Segments: segs})
 	if err != nil {
-		return info, err
+		// The manifest may have been written after all (a timeout): the
+		// journal keeps the segments until the next upload succeeds.
+		return putResult{}, err
 	}
-	// The new manifest is in place: segments of this entry's earlier
-	// uploads are orphans now.
-	for _, n := range old {
-		if derr := c.client.Delete(ctx, n, swiftclient.DeleteOptions{}); derr != nil && swiftclient.KindOf(derr) != swiftclient.ErrNotFound {
-			c.log.Warn("old segment not deleted", "segment", n, "err", derr)
-		}
-	}
-	e.mu.Lock()
-	e.segments = names
-	e.mu.Unlock()
 	info.Size = size
 	info.LargeObject = true
 	c.log.Info("uploaded as static large object", "object", name, "bytes", size, "segments", len(segs),
-		"segment_prefix", base, "segment_size", strconv.FormatInt(seg, 10))
-	return info, nil
+		"segment_prefix", base, "segment_size", seg)
+	return putResult{info: info, written: names}, nil
+}
+
+// firstError returns the first error that is not a cancellation caused by
+// another one, else the first error.
+func firstError(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		if !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return first
+}
+
+// dropSegments deletes segments of a failed SLO upload and takes those
+// gone off the journal. A cancelled upload (rename, remove, unmount)
+// leaves them to the journal.
+func (w *writeback) dropSegments(ctx context.Context, e *Entry, names []string) {
+	c := w.c
+	if ctx.Err() != nil || c.ctx.Err() != nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+	defer cancel()
+	gone := map[string]bool{}
+	for _, n := range names {
+		err := c.client.Delete(dctx, n, swiftclient.DeleteOptions{})
+		if err == nil || errors.Is(err, swiftclient.ErrNotFound) {
+			gone[n] = true
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var left []garbage
+	for _, g := range e.journal {
+		if !gone[g.Name] {
+			left = append(left, g)
+		}
+	}
+	e.journal = left
+	if err := e.saveRecordLocked(); err != nil {
+		c.log.Warn("cache record not saved", "object", e.name, "err", err)
+	}
+}
+
+// supersede prepares the replacement of a large object whose segments the
+// entry does not know (it was downloaded, not uploaded, here): a copy of
+// its manifest alone is made under the segment prefix and journalled, so
+// that once the new content is in place the old segments are deleted with
+// it (multipart-manifest=delete). Overwriting a large object thus removes
+// its segments, as deleting it does.
+func (w *writeback) supersede(ctx context.Context, e *Entry, name string) error {
+	c := w.c
+	e.mu.Lock()
+	need := e.remoteLarge && e.remoteETag != "" && len(e.segments) == 0 && !e.superseded
+	if !need {
+		e.mu.Unlock()
+		return nil
+	}
+	keep := fmt.Sprintf("%s%d-%d.replaced", c.opts.SegmentPrefix, e.id, c.opts.Now().UnixNano())
+	e.journal = append(e.journal, garbage{Name: keep, Manifest: true})
+	err := e.saveRecordLocked()
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = c.client.Copy(ctx, name, keep, swiftclient.CopyOptions{ManifestOnly: true})
+	if err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+		return err
+	}
+	e.mu.Lock()
+	e.superseded = true
+	e.mu.Unlock()
+	return nil
 }

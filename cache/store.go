@@ -2,7 +2,9 @@ package cache
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,23 +12,29 @@ import (
 )
 
 // record is the durable state of one entry, kept in meta/<id>.json. It is
-// written with writeFileDurable (temp file, fsync, rename, fsync dir).
+// written with writeFileDurable (temp file, fsync, rename, fsync dir), and
+// only with the entry's mutex held, so records reach the disk in the order
+// of the changes they describe.
 type record struct {
 	ID           uint64            `json:"id"`
 	Name         string            `json:"name"`
 	Size         int64             `json:"size"`
-	ETag         string            `json:"etag,omitempty"`
 	LastModified time.Time         `json:"last_modified,omitzero"`
 	Complete     bool              `json:"complete"`
 	Dirty        bool              `json:"dirty"`
 	ContentType  string            `json:"content_type,omitempty"`
 	Meta         map[string]string `json:"meta,omitempty"`
-	// Remote is the fingerprint of the object this copy was downloaded
+	// RemoteETag is the fingerprint of the object this copy was downloaded
 	// from or last uploaded as; empty for a file never in Swift.
-	RemoteETag string `json:"remote_etag,omitempty"`
-	// Segments lists SLO segments this entry's last upload wrote, so that
-	// a crash between segment uploads and manifest leaves a journal.
+	RemoteETag  string `json:"remote_etag,omitempty"`
+	RemoteLarge bool   `json:"remote_large,omitempty"`
+	// Segments lists the SLO segments of the manifest this entry uploaded
+	// last.
 	Segments []string `json:"segments,omitempty"`
+	// Journal lists objects written by uploads not known to have
+	// completed (SLO segments, manifest copies of a replaced large
+	// object); see Entry.journal.
+	Journal []garbage `json:"journal,omitempty"`
 }
 
 func (c *Cache) dataPath(id uint64) string {
@@ -63,6 +71,18 @@ func writeFileDurable(path string, data []byte) error {
 	return syncDir(dir)
 }
 
+// removeDurable deletes path (if present) so that a crash cannot bring it
+// back.
+func removeDurable(path string) error {
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -83,7 +103,13 @@ func (c *Cache) saveRecord(r record) error {
 	return nil
 }
 
-func (c *Cache) removeRecord(id uint64) {
+// removeRecord deletes an entry's record durably.
+func (c *Cache) removeRecord(id uint64) error {
+	return removeDurable(c.metaPath(id))
+}
+
+// removeFiles deletes an entry's record and data (a dropped entry).
+func (c *Cache) removeFiles(id uint64) {
 	os.Remove(c.metaPath(id))
 	os.Remove(c.dataPath(id))
 }

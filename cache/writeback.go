@@ -10,19 +10,23 @@ import (
 	"maps"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
-var errReadOnly = syscall.EROFS
+// Why an upload in flight was cancelled (context.Cause).
+var (
+	errRenamed = errors.New("cache: renamed during upload")
+	errRemoved = errors.New("cache: removed during upload")
+)
 
 // writeback is the upload queue: dirty entries wait for their due time
 // (the write-back delay after the last close, or a retry backoff), then
 // are uploaded by at most Options.Uploaders workers.
 //
-// Lock order: Entry.mu before writeback.mu; writeback.mu is a leaf.
+// Lock order: Entry.mu and Cache.mu before writeback.mu; writeback.mu is a
+// leaf.
 type writeback struct {
 	c    *Cache
 	mu   sync.Mutex
@@ -43,6 +47,8 @@ func (w *writeback) start() {
 	go w.loop()
 }
 
+// stop ends the loop and waits for the uploads it started (Cache.ctx is
+// cancelled first, so they end promptly).
 func (w *writeback) stop() {
 	close(w.quit)
 	w.wg.Wait()
@@ -57,9 +63,6 @@ func (w *writeback) kick() {
 
 // schedule queues e for upload at the given time (or keeps an earlier one).
 func (w *writeback) schedule(e *Entry, at time.Time) {
-	e.mu.Lock()
-	e.queued = true
-	e.mu.Unlock()
 	w.mu.Lock()
 	if t, ok := w.due[e]; !ok || at.Before(t) {
 		w.due[e] = at
@@ -75,6 +78,13 @@ func (w *writeback) cancel(e *Entry) {
 	w.mu.Unlock()
 }
 
+func (w *writeback) isQueued(e *Entry) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.due[e]
+	return ok
+}
+
 func (w *writeback) loop() {
 	defer w.wg.Done()
 	timer := time.NewTimer(time.Hour)
@@ -87,7 +97,6 @@ func (w *writeback) loop() {
 		for e, t := range w.due {
 			if !t.After(now) {
 				ready = append(ready, e)
-				delete(w.due, e)
 			} else if t.Before(next) {
 				next = t
 			}
@@ -99,6 +108,14 @@ func (w *writeback) loop() {
 			case <-w.quit:
 				return
 			}
+			w.mu.Lock()
+			_, still := w.due[e]
+			delete(w.due, e)
+			w.mu.Unlock()
+			if !still { // cancelled while we waited for a worker
+				<-w.sem
+				continue
+			}
 			w.wg.Add(1)
 			go func() {
 				defer w.wg.Done()
@@ -106,7 +123,10 @@ func (w *writeback) loop() {
 				w.upload(w.c.ctx, e, false)
 			}()
 		}
-		timer.Reset(next.Sub(now))
+		if len(ready) > 0 {
+			continue // more may have come due while the workers were busy
+		}
+		timer.Reset(max(next.Sub(now), time.Millisecond))
 		select {
 		case <-w.quit:
 			return
@@ -117,9 +137,9 @@ func (w *writeback) loop() {
 }
 
 // uploadNow uploads e at once (fsync, sync write-back, swiftfs sync) and
-// returns when it is durable or failed.
+// returns when it is durable or failed. The entry leaves the queue only
+// when its upload starts, so an interrupted caller does not unqueue it.
 func (w *writeback) uploadNow(ctx context.Context, e *Entry) error {
-	w.cancel(e)
 	return w.upload(ctx, e, true)
 }
 
@@ -145,137 +165,279 @@ func (e *ValidationError) Error() string {
 
 func (e *ValidationError) Unwrap() error { return e.Err }
 
-func backoff(attempts int, perm bool) time.Duration {
+// backoff is the wait after the given number of failed attempts.
+func (w *writeback) backoff(attempts int, perm bool) time.Duration {
+	o := &w.c.opts
 	if perm {
-		return 5 * time.Minute
+		return o.PermanentRetry
 	}
-	d := time.Second << min(attempts, 6)
-	return min(d, time.Minute)
+	d := o.RetryBackoff
+	for i := 1; i < attempts && d < o.RetryBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, o.RetryBackoffMax)
 }
 
-// upload sends e's content to Swift if it is dirty. Only one upload of an
-// entry runs at a time; a caller that finds one running waits for it and
-// then uploads again if the entry is still dirty.
-func (w *writeback) upload(ctx context.Context, e *Entry, wait bool) error {
-	c := w.c
-	e.mu.Lock()
+// waitUploadLocked waits until no upload of e runs, or ctx is done.
+// LOCKS_REQUIRED(mu)
+func (e *Entry) waitUploadLocked(ctx context.Context) error {
 	for e.uploading {
-		if !wait {
-			e.mu.Unlock()
-			return nil
-		}
-		e.cond.Wait()
-	}
-	if !e.dirty || e.detached.Load() || e.dropped.Load() {
-		err := error(nil)
-		if e.dirty {
-			err = e.lastErr
-		}
+		done := e.uploadDone
 		e.mu.Unlock()
-		return err
-	}
-	if err := e.waitCompleteLocked(); err != nil {
-		e.mu.Unlock()
-		return err
-	}
-	e.uploading = true
-	e.queued = false
-	gen := e.gen
-	name, size, f := e.name, e.size, e.f
-	ct, meta := e.contentType, e.meta
-	e.mu.Unlock()
-
-	info, err := w.put(ctx, e, name, f, size, ct, meta)
-
-	var ce *ConflictError
-	if errors.As(err, &ce) {
-		// Our content is safe in the conflict copy: the entry is done, and
-		// forgotten so that the next open reads the other client's version.
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 		e.mu.Lock()
-		e.uploading = false
-		e.dirty = false
-		e.lastErr = err
-		e.cond.Broadcast()
-		e.mu.Unlock()
-		c.mu.Lock()
-		c.unpinLocked(e) // the dirty pin
-		c.detachLocked(e)
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		if c.opts.OnUploaded != nil {
-			c.opts.OnUploaded(ce.Copy, info)
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		return err
-	}
-	e.mu.Lock()
-	e.uploading = false
-	e.cond.Broadcast()
-	if err != nil {
-		e.attempts++
-		e.lastErr = err
-		perm := permanent(err)
-		e.nextRetry = c.opts.Now().Add(backoff(e.attempts, perm))
-		retryAt := e.nextRetry
-		e.mu.Unlock()
-		level := c.log.Warn
-		if perm {
-			level = c.log.Error
-		}
-		level("upload failed; the file stays dirty in the cache", "object", name, "attempt", e.attempts,
-			"retry_in", retryAt.Sub(c.opts.Now()).Round(time.Second), "err", err)
-		if ctx.Err() == nil && c.ctx.Err() == nil {
-			w.schedule(e, retryAt)
-		}
-		return err
-	}
-	e.remoteETag = info.ETag
-	e.remoteLarge = info.LargeObject
-	e.lastModified = info.LastModified
-	e.lastErr = nil
-	e.attempts = 0
-	clean := e.gen == gen && !e.detached.Load()
-	var rec record
-	if clean {
-		e.dirty = false
-		rec = e.recordLocked()
-	}
-	reschedule := !clean && e.dirty && e.opens == 0 && !e.detached.Load()
-	e.mu.Unlock()
-	if clean {
-		if serr := c.saveRecord(rec); serr != nil {
-			c.log.Warn("cache record not saved", "object", name, "err", serr)
-		}
-		c.mu.Lock()
-		e.evictable = true
-		c.unpinLocked(e) // the dirty pin
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	}
-	if reschedule {
-		w.schedule(e, c.opts.Now().Add(c.opts.WriteBackDelay))
-	}
-	c.log.Debug("uploaded", "object", name, "bytes", size, "etag", info.ETag)
-	if c.opts.OnUploaded != nil {
-		c.opts.OnUploaded(name, info)
 	}
 	return nil
 }
 
-// put uploads one file: whole with its MD5 as ETag, or as an SLO.
-func (w *writeback) put(ctx context.Context, e *Entry, name string, f *os.File, size int64, ct string, meta map[string]string) (swiftclient.ObjectInfo, error) {
+// cancelUpload stops the upload in flight. LOCKS_REQUIRED(mu)
+func (e *Entry) cancelUpload(cause error) {
+	if e.uploadCancel != nil {
+		e.uploadCancel(cause)
+	}
+}
+
+// upload sends e's content to Swift if it is dirty. Only one upload of an
+// entry runs at a time. With wait, a caller that finds one running waits
+// for it and then uploads again if the entry is still dirty; without, it
+// leaves the work to the running upload (which reschedules the entry when
+// it is still dirty afterwards).
+func (w *writeback) upload(ctx context.Context, e *Entry, wait bool) error {
+	for tries := 0; ; tries++ {
+		err, again := w.uploadOnce(ctx, e, wait, tries < maxRaces)
+		if !again {
+			return err
+		}
+	}
+}
+
+// maxRaces bounds the immediate re-uploads of a waiting caller whose upload
+// lost a race with a concurrent write (or was stopped by a rename).
+const maxRaces = 3
+
+// snapshot is what one upload sends.
+type snapshot struct {
+	gen  int64
+	name string
+	f    *os.File
+	size int64
+	ct   string
+	meta map[string]string
+}
+
+func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry bool) (err error, again bool) {
 	c := w.c
+	if err := ctx.Err(); err != nil {
+		return err, false
+	}
+	e.mu.Lock()
+	if e.uploading {
+		if !wait {
+			e.mu.Unlock()
+			return nil, false
+		}
+		if err := e.waitUploadLocked(ctx); err != nil {
+			e.mu.Unlock()
+			return err, false
+		}
+	}
+	if !e.dirty || e.detached.Load() {
+		e.mu.Unlock()
+		return nil, false
+	}
+	if c.ctx.Err() != nil {
+		e.mu.Unlock()
+		return fmt.Errorf("cache: closed, %q stays dirty for the next mount: %w", e.name, c.ctx.Err()), false
+	}
+	w.cancel(e) // this upload serves the queued one too
+	uctx, cancel := context.WithCancelCause(ctx)
+	stopOnClose := context.AfterFunc(c.ctx, func() { cancel(context.Canceled) })
+	done := make(chan struct{})
+	e.uploading, e.uploadDone, e.uploadCancel = true, done, cancel
+	s := snapshot{gen: e.gen, name: e.name, f: e.f, size: e.size, ct: e.contentType, meta: e.meta}
+	e.mu.Unlock()
+
+	res, err := w.put(uctx, e, s)
+	cause := context.Cause(uctx)
+	stopOnClose()
+	cancel(nil)
+
+	e.mu.Lock()
+	e.uploading, e.uploadDone, e.uploadCancel = false, nil, nil
+	defer close(done)
+	var ce *ConflictError
+	switch {
+	case err == nil || errors.As(err, &ce):
+		w.committedLocked(e, s, res, ce)
+		e.mu.Unlock()
+		if ce != nil {
+			c.log.Error("upload diverted to a conflict copy", "object", s.name, "conflict_copy", ce.Copy, "err", err)
+			if c.opts.OnUploaded != nil {
+				c.opts.OnUploaded(ce.Copy, res.info)
+			}
+			return err, false
+		}
+		c.log.Debug("uploaded", "object", s.name, "bytes", s.size, "etag", res.info.ETag)
+		if c.opts.OnUploaded != nil {
+			c.opts.OnUploaded(s.name, res.info)
+		}
+		return nil, false
+
+	case ctx.Err() == nil && (cause == errRenamed || cause == errRemoved):
+		// Stopped by Rename or Remove, not by our caller: the renamed
+		// entry is uploaded under its new name (at once when a caller
+		// waits for it, else after the delay).
+		requeue := cause == errRenamed && !wait && e.opens == 0 && e.dirty && !e.detached.Load()
+		e.mu.Unlock()
+		c.log.Debug("upload stopped", "object", s.name, "why", cause)
+		if requeue {
+			w.schedule(e, c.opts.Now().Add(c.opts.WriteBackDelay))
+		}
+		return nil, wait && cause == errRenamed
+
+	case errors.Is(err, swiftclient.ErrCorrupted) && e.gen != s.gen && !e.detached.Load():
+		// The file was written while it was read for the upload, and
+		// Swift refused a body that did not match its MD5: not a failure,
+		// upload the new content.
+		requeue := !wait && e.opens == 0 && e.dirty
+		e.mu.Unlock()
+		c.log.Debug("file changed during its upload; uploading again", "object", s.name)
+		if requeue {
+			w.schedule(e, c.opts.Now().Add(c.opts.WriteBackDelay))
+		}
+		if wait && !mayRetry {
+			return err, false
+		}
+		return nil, wait
+
+	default:
+		interrupted := ctx.Err() != nil || c.ctx.Err() != nil
+		if !interrupted {
+			e.attempts++
+			e.lastErr = err
+		}
+		perm := permanent(err)
+		delay := w.backoff(e.attempts, perm)
+		if interrupted {
+			delay = c.opts.WriteBackDelay
+		}
+		e.nextRetry = c.opts.Now().Add(delay)
+		attempts := e.attempts
+		requeue := e.dirty && !e.detached.Load() && (!interrupted || e.opens == 0)
+		e.mu.Unlock()
+		switch {
+		case interrupted:
+			c.log.Info("upload interrupted; the file stays dirty in the cache", "object", s.name, "err", err)
+		case perm:
+			c.log.Error("upload failed and needs attention; the file stays dirty in the cache",
+				"object", s.name, "attempt", attempts, "retry_in", delay, "err", err)
+		default:
+			c.log.Warn("upload failed; the file stays dirty in the cache",
+				"object", s.name, "attempt", attempts, "retry_in", delay, "err", err)
+		}
+		if requeue && c.ctx.Err() == nil {
+			w.schedule(e, c.opts.Now().Add(delay))
+		}
+		return err, false
+	}
+}
+
+// committedLocked updates e after its content reached Swift (under its
+// name, or as a conflict copy when ce is set). LOCKS_REQUIRED(e.mu)
+func (w *writeback) committedLocked(e *Entry, s snapshot, res putResult, ce *ConflictError) {
+	c := w.c
+	// The segments of the manifest replaced (or, for a conflict, of the
+	// version another client replaced) and the journal are garbage now;
+	// the conflict copy's own segments belong to the copy.
+	var trash []garbage
+	for _, n := range e.segments {
+		trash = append(trash, garbage{Name: n})
+	}
+	keep := map[string]bool{}
+	for _, n := range res.written {
+		keep[n] = true
+	}
+	for _, g := range e.journal {
+		if !keep[g.Name] {
+			trash = append(trash, g)
+		}
+	}
+	e.journal = nil
+	e.superseded = false
+	e.segments = nil
+	if ce == nil {
+		e.commits++
+		e.segments = res.written
+		e.remoteETag = res.info.ETag
+		e.remoteLarge = res.info.LargeObject
+		e.lastModified = res.info.LastModified
+	}
+	e.attempts = 0
+	e.lastErr = nil
+	if ce != nil {
+		e.lastErr = ce
+	}
+	e.nextRetry = time.Time{}
+	clean := e.gen == s.gen && !e.detached.Load()
+	if len(trash) > 0 {
+		// Durably handed to the collector before the record forgets them.
+		c.collect(trash)
+	}
+	if clean {
+		e.dirty = false
+	}
+	if ce != nil && e.opens == 0 && e.dirty == false {
+		// Our content is safe in the conflict copy: forget the entry, so
+		// that the next open reads the other client's version.
+		c.mu.Lock()
+		c.unpinLocked(e) // the dirty pin
+		c.detachLocked(e)
+		c.unlockChecked()
+		c.forgetRecordLocked(e)
+		return
+	}
+	if err := e.saveRecordLocked(); err != nil {
+		c.log.Warn("cache record not saved", "object", s.name, "err", err)
+	}
+	if clean {
+		c.mu.Lock()
+		c.unpinLocked(e) // the dirty pin
+		c.unlockChecked()
+	} else if e.dirty && e.opens == 0 && !e.detached.Load() {
+		// Changed during the upload, and already closed: upload again.
+		w.schedule(e, c.opts.Now().Add(c.opts.WriteBackDelay))
+	}
+}
+
+// putResult is the outcome of one put.
+type putResult struct {
+	info swiftclient.ObjectInfo
+	// written lists the SLO segments of the new manifest.
+	written []string
+}
+
+// put uploads one snapshot: whole with its MD5 as ETag, or as an SLO.
+func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, error) {
+	c := w.c
+	f, size, meta := s.f, s.size, s.meta
 	if f == nil {
-		return swiftclient.ObjectInfo{}, ErrRemoved
+		return putResult{}, ErrRemoved
 	}
 	if c.opts.Validate != nil {
-		if err := c.opts.Validate(name, f, size); err != nil {
-			return swiftclient.ObjectInfo{}, &ValidationError{Name: name, Err: err}
+		if err := c.opts.Validate(s.name, f, size); err != nil {
+			return putResult{}, &ValidationError{Name: s.name, Err: err}
 		}
 	}
 	if c.opts.PrepareUpload != nil {
-		p, err := c.opts.PrepareUpload(ctx, name, f, size)
+		p, err := c.opts.PrepareUpload(ctx, s.name, f, size)
 		if err != nil {
-			return swiftclient.ObjectInfo{}, err
+			return putResult{}, err
 		}
 		if p.Cleanup != nil {
 			defer p.Cleanup()
@@ -291,23 +453,36 @@ func (w *writeback) put(ctx context.Context, e *Entry, name string, f *os.File, 
 			maps.Copy(meta, p.Meta)
 		}
 	}
-	if c.opts.CheckConflict != nil && c.opts.CheckConflict(name) {
-		alt, err := w.checkConflict(ctx, e, name)
+	target := s.name
+	var conflict *ConflictError
+	if c.opts.CheckConflict != nil && c.opts.CheckConflict(s.name) {
+		alt, err := w.checkConflict(ctx, e, s.name)
 		if err != nil {
-			return swiftclient.ObjectInfo{}, err
+			return putResult{}, err
 		}
-		if alt != name {
-			info, err := w.putWhole(ctx, alt, f, size, ct, meta)
-			if err != nil {
-				return info, err
-			}
-			return info, &ConflictError{Name: name, Copy: alt}
+		if alt != s.name {
+			target = alt
+			conflict = &ConflictError{Name: s.name, Copy: alt}
 		}
 	}
+	if conflict == nil {
+		if err := w.supersede(ctx, e, s.name); err != nil {
+			return putResult{}, err
+		}
+	}
+	var (
+		res putResult
+		err error
+	)
 	if size > c.opts.SegmentSize {
-		return w.putSLO(ctx, e, name, f, size, ct, meta)
+		res, err = w.putSLO(ctx, e, target, f, size, s.ct, meta)
+	} else {
+		res.info, err = w.putWhole(ctx, target, f, size, s.ct, meta)
 	}
-	return w.putWhole(ctx, name, f, size, ct, meta)
+	if err == nil && conflict != nil {
+		err = conflict
+	}
+	return res, err
 }
 
 func (w *writeback) putWhole(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string) (swiftclient.ObjectInfo, error) {
@@ -335,7 +510,7 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // checkConflict compares the object in Swift with the version e's copy
 // came from. When they differ, it returns the name of a conflict copy to
-// upload to instead, and remembers to report ErrConflict afterwards.
+// upload to instead.
 func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string) (string, error) {
 	e.mu.Lock()
 	base := e.remoteETag

@@ -146,14 +146,17 @@
 // # Interrupts
 //
 // When the calling process gets a signal, the kernel interrupts the request
-// and go-fuse cancels the context passed to the handler. The context goes
-// to every Swift request, so the request is abandoned and errnoFor turns
-// context.Canceled into EINTR; Swift may nevertheless have carried it out
-// (a marker PUT, a DELETE). An interrupted fsync abandons its upload: the
-// file stays dirty and is uploaded after its last close. A read waiting for
-// a download checks its context only when the download makes progress.
-// Go programs get interrupts from the runtime's preemption signal (SIGURG)
-// too; the tests and the Makefile set GODEBUG=asyncpreemptoff=1 for them.
+// and go-fuse cancels the context passed to the handler. Handlers that only
+// look (Lookup, Getattr, Readdir, Open, Read, Readlink, Statfs) pass that
+// context to Swift and to the cache, so an interrupted request is abandoned
+// and errnoFor turns context.Canceled into EINTR. Handlers that change
+// Swift (Create, Mkdir, Symlink, Setattr, Unlink, Rmdir, Rename, Flush,
+// Fsync) first detach their context from the interrupt (uninterrupted in
+// errno.go) and run to the end: half a rename (copied, not yet deleted) or
+// an upload cut off would be worse than a late answer. Go programs get
+// interrupts from the runtime's preemption signal (SIGURG) on every slow
+// request; the tests and the Makefile set GODEBUG=asyncpreemptoff=1 for
+// them.
 //
 // # Deadlocks
 //

@@ -30,7 +30,7 @@ func errnoFor(err error) syscall.Errno {
 	case swiftclient.ErrNotFound:
 		return syscall.ENOENT
 	case swiftclient.ErrPreconditionFailed:
-		// Only create-if-absent uploads (symlink, O_EXCL) send preconditions.
+		// Only create-if-absent uploads (symlink) send preconditions.
 		return syscall.EEXIST
 	case swiftclient.ErrForbidden, swiftclient.ErrUnauthorized:
 		// The credentials are not allowed to do this; a retry will not help.

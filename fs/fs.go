@@ -35,6 +35,9 @@ type Options struct {
 	// ListPageSize is the listing page size (0: the server's maximum,
 	// 10,000 by default).
 	ListPageSize int
+	// LocalOnly, when set, decides which names never leave this host
+	// (default: SQLite side files of *.sqlite3, *.sqlite, *.db).
+	LocalOnly func(name string) bool
 	// Passthrough lets the kernel read cached copies directly (FUSE
 	// passthrough) when it and the privileges allow.
 	Passthrough bool
@@ -91,6 +94,9 @@ type FS struct {
 	warnMu sync.Mutex
 	warned map[string]bool // GUARDED_BY(warnMu)
 
+	localMu sync.Mutex
+	locals  map[string]*localFile // GUARDED_BY(localMu): local-only files by path
+
 	statMu   sync.Mutex
 	statAt   time.Time
 	statInfo swiftclient.ContainerInfo
@@ -110,6 +116,10 @@ func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 	}
 	if err := os.MkdirAll(f.localDir, 0o700); err != nil {
 		return nil, err
+	}
+	f.locals = map[string]*localFile{}
+	if opts.LocalOnly == nil {
+		f.opts.LocalOnly = localOnly
 	}
 	f.nextIno.Store(1)
 	f.root = &node{fsys: f, kind: kindDir}
@@ -136,3 +146,22 @@ func (f *FS) containerInfo(ctx context.Context) swiftclient.ContainerInfo {
 	}
 	return f.statInfo
 }
+
+// SideFile returns the content of the local-only file at object name (an
+// SQLite journal or WAL), for deciding whether a transaction is open; nil
+// when there is none. The reader stays valid until the file is unlinked.
+func (f *FS) SideFile(name string) (io.ReaderAt, int64) {
+	p, ok := f.names.path(name)
+	if !ok {
+		return nil, 0
+	}
+	f.localMu.Lock()
+	lf := f.locals[p]
+	f.localMu.Unlock()
+	if lf == nil {
+		return nil, 0
+	}
+	return lf.f, lf.size()
+}
+
+func (f *FS) isLocalOnly(name string) bool { return f.opts.LocalOnly(name) }

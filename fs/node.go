@@ -2,10 +2,12 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -156,6 +158,16 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	}
 	ch := n.childNode(ctx, name, e)
 	cn := ch.Operations().(*node)
+	if e.localOnly {
+		n.fsys.localMu.Lock()
+		lf := n.fsys.locals[p]
+		n.fsys.localMu.Unlock()
+		cn.mu.Lock()
+		if cn.local == nil {
+			cn.local = lf
+		}
+		cn.mu.Unlock()
+	}
 	n.fillAttr(cn.current(), ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
 	return ch, 0
@@ -269,7 +281,7 @@ func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) sysc
 		return 0
 	}
 	if e := n.fsys.cache.Lookup(n.fsys.names.object(p)); e != nil {
-		if err := e.Sync(ctx); err != nil {
+		if err := e.Sync(ctx); err != nil && !errors.Is(err, cache.ErrNotReady) {
 			return n.fsys.fail("fsync", p, err)
 		}
 	}
@@ -296,7 +308,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, syscall.ENOENT
 	}
 	p := joinPath(dir, name)
-	if errno := checkName(name); errno != 0 {
+	if errno := f.checkName(dir, name); errno != 0 {
 		return nil, errno
 	}
 	if e, err := f.lookupEntry(ctx, p); err != nil {
@@ -331,15 +343,24 @@ func (f *FS) putMarker(ctx context.Context, p string, a attrs) (swiftclient.Obje
 		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: "d41d8cd98f00b204e9800998ecf8427e"})
 }
 
-func checkName(name string) syscall.Errno {
+// checkName refuses, before anything is written, names Swift cannot store:
+// object names must be valid UTF-8 and at most 1024 bytes (Swift's default
+// max_object_name_length) including the mount prefix and directories.
+func (f *FS) checkName(dir, name string) syscall.Errno {
 	if len(name) > 255 {
 		return syscall.ENAMETOOLONG
 	}
-	if strings.ContainsRune(name, '/') || name == "" {
+	if strings.ContainsRune(name, '/') || name == "" || !utf8.ValidString(name) {
 		return syscall.EINVAL
+	}
+	if len(f.names.object(joinPath(dir, name)))+1 > maxObjectName {
+		return syscall.ENAMETOOLONG
 	}
 	return 0
 }
+
+// maxObjectName is Swift's default limit on object name length.
+const maxObjectName = 1024
 
 // Symlink implements gofs.NodeSymlinker: an object holding the target text
 // verbatim, content type application/link, created only if absent
@@ -356,7 +377,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, syscall.ENOENT
 	}
 	p := joinPath(dir, name)
-	if errno := checkName(name); errno != 0 {
+	if errno := f.checkName(dir, name); errno != 0 {
 		return nil, errno
 	}
 	if e, err := f.lookupEntry(ctx, p); err != nil {

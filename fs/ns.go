@@ -143,7 +143,7 @@ func (f *FS) parsePage(dir string, page []swiftclient.ObjectInfo, fresh map[stri
 			*self = &nsEntry{attrs: a, remote: true, etag: oi.ETag, markerName: oi.Name}
 			continue
 		}
-		if !f.acceptName(dir, rest, oi.Name) || localOnly(rest) {
+		if !f.acceptName(dir, rest, oi.Name) || f.isLocalOnly(rest) {
 			continue
 		}
 		a := decode(oi.ContentType, nil, oi.Size, oi.LastModified, attrs{kind: kindFile, perm: f.opts.FileMode, uid: f.opts.UID, gid: f.opts.GID})

@@ -21,8 +21,10 @@ func writeFlags(flags uint32) bool {
 	return flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
 }
 
-// remoteInfo returns what Swift has for the entry, revalidated with a HEAD
-// when the listing is older than MetadataTTL; nil when nothing is there.
+// remoteInfo returns what Swift has for the entry: from the listing (at
+// most MetadataTTL old), or from a HEAD for a local change whose listing
+// entry is older than that (the upload's answer may be stale); nil when
+// nothing is there.
 func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient.ObjectInfo, error) {
 	if e == nil || !e.remote {
 		return nil, nil
@@ -73,6 +75,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	}
 	obj := f.names.object(p)
 	var remote *swiftclient.ObjectInfo
+	dlo := false
 	if cur == nil {
 		ne, err := f.lookupEntry(ctx, p)
 		if err != nil {
@@ -85,6 +88,18 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		}
 		if remote, err = f.remoteInfo(ctx, p, ne); err != nil {
 			return nil, 0, f.fail("open", p, err)
+		}
+		if remote != nil && remote.Size == 0 && !write {
+			// A Dynamic Large Object's manifest lists as 0 bytes; only a
+			// HEAD tells its size. Zero-byte objects are cheap to check.
+			if st, err := f.client.Stat(ctx, remote.Name); err == nil && st.LargeObject && st.Size > 0 {
+				remote = &st
+				dlo = true
+				n.mu.Lock()
+				n.a.size = st.Size
+				n.mu.Unlock()
+				f.updateEntry(p, func(e *nsEntry) { e.size, e.large, e.etag = st.Size, true, st.ETag })
+			}
 		}
 	}
 	trunc := write && flags&syscall.O_TRUNC != 0
@@ -132,6 +147,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	// passthrough handle is only offered when no cached-mode handle is open.
 	mode := handleCached
 	switch {
+	case dlo:
+		// The kernel still believes the listing's size 0: direct I/O reads
+		// are not cut at the cached size.
+		fuseFlags |= fuse.FOPEN_DIRECT_IO
 	case f.opts.Passthrough && !write && e.Complete() && !e.Dirty() && n.handles-n.ptHandles == 1:
 		mode = handlePassthrough
 		n.ptHandles++
@@ -163,7 +182,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if !ok {
 		return nil, nil, 0, syscall.ENOENT
 	}
-	if errno := checkName(name); errno != 0 {
+	if errno := f.checkName(dir, name); errno != 0 {
 		return nil, nil, 0, errno
 	}
 	p := joinPath(dir, name)
@@ -193,13 +212,16 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	ne := &nsEntry{attrs: a}
 	cn := &node{fsys: f, kind: kindFile, a: a}
 	var h *handle
-	if localOnly(name) {
+	if f.isLocalOnly(name) {
 		file, err := os.OpenFile(filepath.Join(f.localDir, strconv.FormatUint(f.newIno(), 10)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return nil, nil, 0, f.fail("create", p, err)
 		}
 		ne.localOnly = true
 		cn.local = &localFile{f: file}
+		f.localMu.Lock()
+		f.locals[p] = cn.local
+		f.localMu.Unlock()
 		cn.handles = 1
 		h = &handle{n: cn, lf: cn.local, flags: flags}
 	} else {
@@ -413,16 +435,25 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	if e.kind == kindDir {
 		return syscall.EISDIR
 	}
+	f.localMu.Lock()
+	lf := f.locals[p]
+	delete(f.locals, p)
+	f.localMu.Unlock()
+	if lf != nil {
+		os.Remove(lf.f.Name())
+	}
+	closeLocal := lf != nil
 	if ch := n.GetChild(name); ch != nil {
 		cn := ch.Operations().(*node)
 		cn.mu.Lock()
 		cn.unlinked = true
-		if cn.local != nil && cn.handles == 0 {
-			os.Remove(cn.local.f.Name())
-			cn.local.f.Close()
-			cn.local = nil
+		if cn.local != nil && cn.handles > 0 {
+			closeLocal = false // the data goes with the last close (handle.Release)
 		}
 		cn.mu.Unlock()
+	}
+	if closeLocal {
+		lf.f.Close()
 	}
 	obj := f.names.object(p)
 	f.cache.Remove(obj)
@@ -549,7 +580,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if !ok1 || !ok2 {
 		return syscall.ENOENT
 	}
-	if errno := checkName(newName); errno != 0 {
+	if errno := f.checkName(ddir, newName); errno != 0 {
 		return errno
 	}
 	src, dst := joinPath(sdir, name), joinPath(ddir, newName)
@@ -595,8 +626,14 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if de != nil && de.kind == kindDir {
 		return syscall.EISDIR
 	}
-	if se.localOnly || localOnly(newName) {
-		if se.localOnly && localOnly(newName) {
+	if se.localOnly || f.isLocalOnly(newName) {
+		if se.localOnly && f.isLocalOnly(newName) {
+			f.localMu.Lock()
+			if lf := f.locals[src]; lf != nil {
+				delete(f.locals, src)
+				f.locals[dst] = lf
+			}
+			f.localMu.Unlock()
 			f.removeEntry(src)
 			f.setEntry(dst, se)
 			return 0

@@ -25,6 +25,7 @@ Usage:
   swiftfs mount [flags] CONTAINER[:PREFIX] MOUNTPOINT   mount (foreground unless --daemon)
   swiftfs status MOUNTPOINT                             dirty/uploading/failed files, queue, cache use
   swiftfs sync MOUNTPOINT                               wait until everything written is in Swift
+  swiftfs registry build|check CONTAINER[:PREFIX] ...   build or check an SQLite registry ('swiftfs registry help')
   swiftfs flags                                         the mount flags as a Markdown table
   swiftfs version
 
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(args[1:], stdout)
 	case "sync":
 		err = cmdSync(args[1:], stdout)
+	case "registry":
+		err = cmdRegistry(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "swiftfs %s\n", version)
 	case "flags":

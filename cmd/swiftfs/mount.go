@@ -21,6 +21,7 @@ import (
 
 	"github.com/swiftfs/swiftfs/cache"
 	"github.com/swiftfs/swiftfs/fs"
+	"github.com/swiftfs/swiftfs/registrysync"
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
@@ -103,11 +104,26 @@ func cmdMount(args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 		return fmt.Errorf("cache directory: %w", err)
 	}
+	// A registry is not uploaded while its journal or WAL (local files of
+	// the mount) says a transaction may be open.
+	reg := registrySyncer(cfg, log, func(name string) bool {
+		f := fsysRef.Load()
+		if f == nil {
+			return false
+		}
+		for _, suf := range []string{"-journal", "-wal"} {
+			if r, size := f.SideFile(name + suf); r != nil && registrysync.SideFileBusy(name+suf, r, size) {
+				return true
+			}
+		}
+		return false
+	})
 	c, err := cache.New(cache.Options{
 		Dir: cdir, MaxBytes: cfg.cacheSize, MinFree: cfg.cacheMinFree,
 		WriteBackDelay: cfg.writeBackDelay, SyncWriteBack: cfg.writeBack == "sync",
 		Uploaders: cfg.uploaders, SegmentSize: cfg.segmentSize, Logger: log,
-		Validate: validate.upload,
+		Validate:      validate.upload,
+		PrepareUpload: chainPrepare(reg.Prepare, fitsHDUIndex), CheckConflict: reg.Applies,
 		OnUploaded: func(name string, info swiftclient.ObjectInfo) {
 			if f := fsysRef.Load(); f != nil {
 				f.OnUploaded(name, info)
@@ -117,7 +133,8 @@ func cmdMount(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fsys, err := fs.New(fs.Options{Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
+	fsys, err := fs.New(fs.Options{LocalOnly: func(name string) bool { _, ok := reg.SideFileOf(name); return ok },
+		Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
 		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
 		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log}, client, c)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swiftfs/swiftfs/registrysync"
 )
 
 // option is one row of the single option table: it produces the flag, its
@@ -45,6 +47,9 @@ type config struct {
 	debugFuse      bool
 	listPageSize   int
 	passthrough    bool
+	// registryPatterns select SQLite registries (snapshot + check before
+	// upload, conflict copies); empty: none.
+	registryPatterns []string
 }
 
 func parseSize(s string) (int64, error) {
@@ -146,6 +151,7 @@ var options = []option{
 		return nil
 	}},
 	{"passthrough", "true", "let the kernel read cached files directly (FUSE passthrough; needs kernel 6.9+ and root, falls back otherwise)", "cache", func(c *config, v string) (err error) { c.passthrough, err = strconv.ParseBool(v); return }},
+	{"registry-patterns", "*.sqlite3,*.sqlite,*.db", "base-name patterns of SQLite registries: uploaded as checked snapshots, never over another mount's newer copy (empty: none)", "write", func(c *config, v string) (err error) { c.registryPatterns, err = registrysync.ParsePatterns(v); return }},
 	{"debug-fuse", "false", "log every FUSE request (very verbose)", "logging", func(c *config, v string) (err error) { c.debugFuse, err = strconv.ParseBool(v); return }},
 }
 

@@ -85,6 +85,10 @@ class Run:
     def listdir_is(self, path, want, what=None):
         self.eq(sorted(os.listdir(path)), sorted(want), what or ("entries of " + self.rel(path)))
 
+    def skip_check(self, reason):
+        """Records a check left out (the Go side reports it with t.Skip)."""
+        self.info.setdefault("skipped", []).append(reason)
+
     def rel(self, path):
         return os.path.relpath(path, self.root)
 
@@ -129,9 +133,40 @@ def md5_of(path):
     return h.hexdigest()
 
 
+def backend():
+    """The Swift behind the mount: "real" or "swifttest" (the Go test passes it)."""
+    return os.environ.get("SWIFTFS_TEST_BACKEND") or "real"
+
+
+def write_back_delay():
+    """The mount's --write-back-delay in seconds (the Go test passes it)."""
+    return float(os.environ.get("SWIFTFS_TEST_WRITE_BACK_DELAY", "0.2"))
+
+
+def minimal_fits(**cards):
+    """A valid FITS file with an empty primary HDU and the given cards."""
+    def card(k, v):
+        if isinstance(v, bool):
+            v = "%20s" % ("T" if v else "F")
+        elif isinstance(v, int):
+            v = "%20d" % v
+        else:
+            v = ("'%-8s'" % v).ljust(20)
+        return ("%-8s= %s" % (k, v)).ljust(80)
+    hdr = card("SIMPLE", True) + card("BITPIX", 8) + card("NAXIS", 0)
+    for k, v in cards.items():
+        hdr += card(k, v)
+    hdr += "END".ljust(80)
+    return (hdr + " " * (-len(hdr) % 2880)).encode("ascii")
+
+
+def md5_bytes(b):
+    return hashlib.md5(b).hexdigest()
+
+
 def safe_makedir(d):
     """makedirs tolerating EEXIST (a directory made concurrently)."""
-    if not os.path.exists(d):
+    if d and not os.path.exists(d):
         try:
             os.makedirs(d)
         except OSError as e:
@@ -181,6 +216,7 @@ class WriteOnceCompareSame:
     def __init__(self, final):
         self.final = final
         self.outcome = None
+        self.detail = ""
 
     def __enter__(self):
         self.tmp = new_temp(self.final)
@@ -197,6 +233,8 @@ class WriteOnceCompareSame:
             if e.errno != errno.EEXIST:
                 raise
             same = filecmp.cmp(self.tmp.name, self.final, shallow=False)
+            if not same:
+                self.detail = _describe_pair(self.tmp.name, self.final)
             os.remove(self.tmp.name)
             if not same:
                 self.outcome = "different"
@@ -207,6 +245,23 @@ class WriteOnceCompareSame:
         set_file_mode(self.final)
         self.outcome = "created"
         return False
+
+
+def _describe_pair(tmp, final):
+    """What a loser saw when filecmp said different (for the report)."""
+    out = []
+    for p in (tmp, final):
+        try:
+            st = os.lstat(p)
+            d = "%s: lstat mode %o size %d" % (os.path.basename(p), st.st_mode, st.st_size)
+            if os.path.islink(p):
+                d += " -> %r" % os.readlink(p)
+            with open(p, "rb") as f:
+                d += ", read %d bytes" % len(f.read())
+        except OSError as e:
+            d = "%s: %s" % (os.path.basename(p), e)
+        out.append(d)
+    return "; ".join(out)
 
 
 class LockedRead:
@@ -273,7 +328,7 @@ def cfg_class():
         mapper is a class reference (!!python/name:), so that loading needs
         yaml's unsafe loader, as the Butler's does."""
         yaml_tag = "!RepositoryCfg_v1"
-        yaml_loader = [yaml.UnsafeLoader, yaml.Loader]
+        yaml_loader = [yaml.UnsafeLoader, yaml.Loader] + ([yaml.CUnsafeLoader] if hasattr(yaml, "CUnsafeLoader") else [])
 
         def __init__(self, root, mapper, mapperArgs, parents, policy):
             self.root, self.mapper, self.mapperArgs = root, mapper, mapperArgs
@@ -282,17 +337,23 @@ def cfg_class():
         def __eq__(self, other):
             return isinstance(other, RepositoryCfg) and self.__dict__ == other.__dict__
 
+    if hasattr(yaml, "CDumper"):
+        yaml.CDumper.add_representer(RepositoryCfg, RepositoryCfg.to_yaml)
     return RepositoryCfg
 
 
 _CFG = None
 
 
-def RepositoryCfg(*a):
+def _cfg_cls():
     global _CFG
     if _CFG is None:
         _CFG = cfg_class()
-    return _CFG(*a)
+    return _CFG
+
+
+def RepositoryCfg(*a):
+    return _cfg_cls()(*a)
 
 
 def cfg_dump(cfg):
@@ -301,10 +362,9 @@ def cfg_dump(cfg):
 
 
 def cfg_load(text):
-    if _CFG is None:
-        cfg_class()
+    _cfg_cls()
     yaml = _yaml()
-    return yaml.load(text, Loader=yaml.UnsafeLoader)
+    return yaml.load(text, Loader=getattr(yaml, "CUnsafeLoader", yaml.UnsafeLoader))
 
 
 def read_cfg(path):

@@ -1,0 +1,159 @@
+// Package cache is swiftfs's local disk cache of whole objects and its
+// write-back queue. It knows nothing of FUSE: package fs opens an [Entry]
+// per object, reads and writes it, and releases it; the cache downloads,
+// keeps, evicts, and uploads. It talks to Swift only through
+// [swiftclient.Client], and never retries a Client call itself (the client
+// does), except to resume a download whose body broke off.
+//
+// # On-disk layout
+//
+// Everything lives in Options.Dir (mode 0700):
+//
+//	lock              flock'ed by the running daemon (one per directory); the
+//	                  lock goes with the descriptor, so kill -9 releases it
+//	data/<id>         the content of entry <id>: exactly the object's bytes
+//	meta/<id>.json    the entry's durable record (see below)
+//	meta/gc-*.json    lists of objects in Swift to delete (old SLO segments)
+//	meta/.tmp-*       a record being written (deleted at start-up)
+//	local/            package fs's local-only files (SQLite journals); the
+//	                  cache does not touch it
+//
+// An id is never reused, so a rename is a change of the record only.
+//
+// # Durability and the crash protocol
+//
+// A record (name, size, dirty, the fingerprint of the remote version,
+// content type and metadata, SLO segments and the journal) is written by
+// writing a temporary file, fsync, rename over the old record, fsync of
+// meta/. After a crash either the old or the new record is found, never a
+// mix. Records are written only with Entry.mu held, so that they reach the
+// disk in the order of the changes they describe.
+//
+// The first change to a clean entry (WriteAt, Truncate, MarkDirty) writes
+// the record with dirty=true before the change itself is made: after a
+// crash, every byte written since then is in data/<id> and the record says
+// it must be uploaded. The data file itself is not fsync'ed by a write
+// (the page cache survives the death of the daemon; only a kernel crash or
+// power loss can lose unsynced data, as for any local file). A successful
+// upload writes the record with dirty=false; an unlink removes the record
+// durably before it returns, so that a crash cannot resurrect the file.
+//
+// # Recovery
+//
+// [New] reads meta/ before anything is served. Dirty entries are queued
+// for upload at once and pinned; while they wait, Open hands them out as
+// the newest content. Clean complete entries whose data file has the
+// recorded size join the LRU and are reused when Open's remote fingerprint
+// (ETag and size) matches, without a download. Partial downloads, data
+// files without a record, records without data and temp files are deleted.
+// When two records name the same object (a crash in the middle of a rename),
+// the dirty one wins, else the newer.
+//
+// # Pinning and the byte budget
+//
+// Every byte the cache will put on disk is charged to the budget
+// (Options.MaxBytes) before it is written: a download's full size when it
+// is admitted (so in-flight downloads count), and a write's new end, in
+// steps of 1 MiB, before the write. When a charge does not fit, clean
+// unpinned entries are evicted (least recently unpinned first) until it
+// does; when it still does not fit, the download or write fails with
+// [ErrNoSpace] (ENOSPC) and changes nothing: data already written stays,
+// and stays dirty. Options.MinFree is checked at the same points, against
+// statfs, counting bytes reserved for downloads but not written yet as
+// used. The budget is hard for admission; only a recovery that finds
+// more dirty data than a (lowered) budget leaves the cache above it, and
+// then nothing new is admitted until uploads made room.
+//
+// An entry is pinned by each Open, while it is dirty, and while its
+// download runs; only unpinned (hence clean and complete) entries are in
+// the LRU, and only they are ever evicted. The LRU does accounting only:
+// evicted files are deleted after the lock is released.
+//
+// # Downloads
+//
+// One download per object: Open hands every caller the entry being
+// downloaded. Objects above two DownloadChunks are fetched with
+// DownloadStreams parallel ranged GETs, and a read returns as soon as its
+// bytes are on disk. Smaller objects come in one GET; when their ETag is an
+// MD5 (not a large object manifest) no byte is served before the whole
+// content matched it. A mismatch is retried; if it persists the entry fails
+// with ErrCorrupted (EIO) and is never reused. Bytes of a large object are
+// verified too, but (the price of streaming) after they may have been
+// read; a mismatch then fails every later read. SLO contents have no
+// end-to-end checksum to verify. A GET that finds another version of the
+// object restarts the download with that version.
+//
+// # Write-back
+//
+// After the last Release of a dirty entry its upload is due after
+// Options.WriteBackDelay (a rename in between moves the entry, so the
+// object is uploaded once, under its final name; an unlink cancels the
+// upload). With Options.SyncWriteBack, Release uploads and returns the
+// result. [Entry.Sync] (fsync) is a barrier: it uploads now, waiting for an
+// upload in flight first, and returns the upload's error. An upload sends
+// the file's MD5 as ETag so that Swift verifies the body, from the data
+// file itself (seekable, so that the client can resend it after
+// re-authenticating). Writes during an upload are allowed: the entry then
+// stays dirty and is uploaded again.
+//
+// # Failures and retries
+//
+// A failed upload leaves the entry dirty and pinned, records the error
+// (Stats: state "failed"; LastError), and is retried after
+// Options.RetryBackoff, doubling up to Options.RetryBackoffMax. Failures a
+// retry soon will not fix (403, 413 quota, 400, a missing container, a
+// refused file check) are logged at error level and retried after
+// Options.PermanentRetry. Local data is never deleted because of a
+// failure: a Swift outage of any length only delays uploads, and fsync or
+// `swiftfs sync` retry at once.
+//
+// [Cache.Close] (unmount, SIGTERM) refuses further writes ([ErrClosed],
+// EROFS), uploads every dirty entry for at most its timeout, then stops.
+// Whatever is still dirty stays in the directory for the next run, which
+// uploads it first.
+//
+// # Large objects
+//
+// A file larger than Options.SegmentSize is uploaded as a Static Large
+// Object: segments in parallel under Options.SegmentPrefix (a prefix the
+// namespace hides), then the manifest. The segment names are written to the
+// entry's journal before the first segment: segments of an upload that
+// failed are deleted at once when no manifest can refer to them, else
+// (the manifest PUT failed, or the daemon died) after the next successful
+// upload of the entry. Segments of the manifest an upload replaces, and the
+// journal, are handed to the garbage collector: a durable list
+// (meta/gc-*.json) deleted in the background, retried until done, and
+// resumed at start-up. When a file that was downloaded as a large object is
+// overwritten, its manifest is first copied (manifest only) under the
+// segment prefix and journalled; after the new upload that copy is deleted
+// with multipart-manifest=delete, which deletes the old segments. A rename
+// of an SLO copies the manifest only (package fs), and the entry keeps
+// knowing its segments.
+//
+// # Conflicts
+//
+// When Options.CheckConflict says so for a name, an upload first compares
+// the object in Swift with the version the copy came from (HEAD, ETag).
+// When another client changed or deleted it, our content is uploaded as
+// "<name>.conflict-<host>-<time>" instead, their version is kept, and the
+// upload reports a [ConflictError] (errors.Is ErrConflict). A closed entry
+// is then forgotten, so that the next Open reads their version.
+//
+// # Locking
+//
+// The lock order is Entry.mu → Cache.mu → writeback.mu:
+//
+//   - Entry.mu guards one entry's state; it may be held across disk I/O on
+//     that entry (records, truncation) but never across Swift I/O.
+//   - Cache.mu guards the name index, the LRU and the budget. It is never
+//     held across disk or Swift I/O, and no Entry.mu is taken while it is
+//     held; code holding it calls only *Locked helpers.
+//   - writeback.mu guards the queue's due times and is a leaf.
+//   - No code holds two Entry.mu at once: Rename and Remove drop one entry's
+//     lock before dealing with another, and start again when the index
+//     changed meanwhile.
+//
+// Waiting for a download (ReadAt) or an upload (Sync) honours the
+// caller's context. Rename and Remove stop an upload in flight rather than
+// wait for it.
+package cache

@@ -1,0 +1,417 @@
+//go:build integration && linux
+
+package integration
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swiftfs/swiftfs/swiftclient"
+)
+
+// These tests exercise the write-back queue of package cache through a
+// real mount and a real Swift: an outage of Swift during writes, token
+// expiry during long uploads, and a 6 GiB file (SLO). The first two stop,
+// start or reconfigure the Swift they run against, so they run only when
+// SAIO_DIR names a Swift started by test/integration/saio/swift.sh (the
+// same SAIO_* variables as for its start), e.g.
+//
+//	export SAIO_DIR=/tmp/saio-cache SAIO_PORT=8096 SAIO_MEMCACHED_PORT=11296 \
+//	    SAIO_OBJECT_PORT=6302 SAIO_CONTAINER_PORT=6303 SAIO_ACCOUNT_PORT=6304
+//	SAIO_TOKEN_LIFE=5 test/integration/saio/swift.sh start
+//	eval "$(test/integration/saio/swift.sh env)"
+//	go test -tags integration -count=1 -p 1 -run TestWriteback -v ./test/integration/
+
+// requireOwnSAIO skips unless the tests run against a Swift that
+// saio/swift.sh manages through the SAIO_* variables in the environment.
+func requireOwnSAIO(t *testing.T) {
+	t.Helper()
+	if backend != "real" {
+		t.Skip("needs a real Swift (SWIFTFS_TEST_BACKEND=real)")
+	}
+	dir := os.Getenv("SAIO_DIR")
+	if dir == "" {
+		t.Skip("set SAIO_DIR (and SAIO_PORT etc.) to the Swift started by test/integration/saio/swift.sh: this test stops and starts it")
+	}
+	port := os.Getenv("SAIO_PORT")
+	if port == "" {
+		port = "8080"
+	}
+	if auth := getenvFrom(env)("ST_AUTH"); !strings.Contains(auth, ":"+port+"/") {
+		t.Skipf("ST_AUTH %q is not the Swift of SAIO_DIR=%s (port %s)", auth, dir, port)
+	}
+	if out, err := saioCommand("status"); err != nil {
+		t.Skipf("the Swift in %s is not running or not healthy: %v\n%s", dir, err, out)
+	}
+}
+
+func saioCommand(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join("saio", "swift.sh"), args...)
+	cmd.Env = os.Environ()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func saio(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := saioCommand(args...); err != nil {
+		t.Fatalf("swift.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// fillStream writes size pseudo-random bytes (a stream determined by
+// seed) to w in 1 MiB blocks and returns their MD5.
+func fillStream(t *testing.T, w io.Writer, size int64, seed uint64) string {
+	t.Helper()
+	var key [32]byte
+	for i := range 8 {
+		key[i] = byte(seed >> (8 * i))
+	}
+	r := rand.NewChaCha8(key)
+	h := md5.New()
+	buf := make([]byte, 1<<20)
+	for done := int64(0); done < size; {
+		b := buf[:min(int64(len(buf)), size-done)]
+		r.Read(b)
+		h.Write(b)
+		if _, err := w.Write(b); err != nil {
+			t.Fatalf("writing at %d: %v", done, err)
+		}
+		done += int64(len(b))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeStream creates path with size bytes of the stream of seed and
+// returns their MD5.
+func writeStream(t *testing.T, path string, size int64, seed uint64) string {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fillStream(t, f, size, seed)
+	if err := f.Close(); err != nil {
+		t.Fatalf("close %s: %v", path, err)
+	}
+	return sum
+}
+
+// md5File returns the MD5 and length of a file's content.
+func md5File(t *testing.T, path string) (string, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := md5.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, 4<<20))
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// md5Object returns the MD5 and length of an object's content in Swift.
+func md5Object(t *testing.T, c swiftclient.Client, name string) (string, int64) {
+	t.Helper()
+	rc, _, err := c.Get(context.Background(), name, 0, -1)
+	if err != nil {
+		t.Fatalf("get %q: %v", name, err)
+	}
+	defer rc.Close()
+	h := md5.New()
+	n, err := io.CopyBuffer(h, rc, make([]byte, 4<<20))
+	if err != nil {
+		t.Fatalf("reading %q from Swift: %v", name, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+func statusOf(t *testing.T, m *mount) string {
+	t.Helper()
+	out, err := exec.Command(binary, "status", m.dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("swiftfs status: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// Swift is stopped for 30 s while files are written and closed: nothing is
+// lost, and the uploads resume by themselves once it is back.
+//
+// During the outage new files can be created only in directories whose
+// listing is still fresh (--metadata-ttl): a lookup that needs a listing
+// fails with EIO while Swift is down. Descriptors opened before the outage
+// keep working.
+func TestWritebackSwiftOutage(t *testing.T) {
+	requireOwnSAIO(t)
+	container, client := newContainer(t)
+	m := startMount(t, container, "", "--metadata-ttl", "5m")
+	want := map[string]string{}
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(m.path(name), []byte(content), 0o644); err != nil {
+			t.Fatalf("write %s at %s: %v", name, time.Now().Format(time.TimeOnly), err)
+		}
+		want[name] = content
+	}
+	if err := os.Mkdir(m.path("out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("out/before", "uploaded before the outage")
+	m.sync()
+	held, err := os.OpenFile(m.path("out/held"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	heldContent := "opened before;"
+	held.WriteString(heldContent)
+	os.ReadDir(m.path("out"))
+
+	saio(t, "stop")
+	down := time.Now()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			saioCommand("start")
+		}
+	})
+	for i := 0; time.Since(down) < 30*time.Second; i++ {
+		write(fmt.Sprintf("out/during-%02d", i), strings.Repeat(fmt.Sprintf("line %d written while Swift was down\n", i), 100+i))
+		line := fmt.Sprintf("%d;", i)
+		if _, err := held.WriteString(line); err != nil {
+			t.Fatalf("write to a descriptor held across the outage: %v", err)
+		}
+		heldContent += line
+		if i == 3 {
+			write("out/before", "rewritten during the outage") // a clean copy reused, no download
+		}
+		time.Sleep(time.Second)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatalf("close during the outage: %v", err)
+	}
+	want["out/held"] = heldContent
+	st := statusOf(t, m)
+	t.Logf("status during the outage:\n%s", st)
+	if !strings.Contains(st, "failed") {
+		t.Errorf("swiftfs status shows no failed upload during the outage:\n%s", st)
+	}
+
+	saio(t, "start")
+	restarted = true
+	t.Logf("Swift down for %v; %d files written", time.Since(down).Round(time.Second), len(want))
+	// Uploads resume without help (retry backoff is at most a minute).
+	back := time.Now()
+	deadline := back.Add(90 * time.Second)
+	for {
+		missing := 0
+		names := listNames(t, client, "out/")
+		for name := range want {
+			if !slices.Contains(names, name) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after 90 s %d of %d files still not uploaded by themselves:\n%s",
+				missing, len(want), statusOf(t, m))
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("uploads resumed by themselves within %v", time.Since(back).Round(time.Second))
+	m.sync()
+	for name, content := range want {
+		got, _ := getObject(t, client, name)
+		if string(got) != content {
+			t.Errorf("%s in Swift: %d bytes, want %d (equal %v)", name, len(got), len(content), string(got) == content)
+		}
+	}
+	if st := statusOf(t, m); !strings.Contains(st, "0 dirty") {
+		t.Errorf("status after sync:\n%s", st)
+	}
+	if strings.Contains(m.log.String(), "lost") {
+		t.Errorf("daemon log mentions lost data:\n%s", grepLog(m.log.String(), "lost"))
+	}
+}
+
+// A token that expires before or during a long upload is renewed
+// transparently: the client re-authenticates on 401 and resends the body
+// from the (seekable) cache file. Run with a Swift started with
+// SAIO_TOKEN_LIFE=5.
+func TestWritebackTokenExpiry(t *testing.T) {
+	requireOwnSAIO(t)
+	life, _ := strconv.Atoi(os.Getenv("SAIO_TOKEN_LIFE"))
+	if life <= 0 || life > 30 {
+		t.Skip("start the test Swift with a short token life: SAIO_TOKEN_LIFE=5 test/integration/saio/swift.sh start, and export SAIO_TOKEN_LIFE=5")
+	}
+	tests := []struct {
+		name  string
+		size  int64
+		flags []string
+		slo   bool
+	}{
+		{"whole object", 300 << 20, nil, false},
+		{"SLO", 300 << 20, []string{"--segment-size", "32M"}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			container, client := newContainer(t)
+			flags := append([]string{"--write-back-delay", "1h"}, tt.flags...)
+			m := startMount(t, container, "", flags...)
+			start := time.Now()
+			sum := writeStream(t, m.path("big"), tt.size, uint64(100+i))
+			t.Logf("wrote %d MiB in %v", tt.size>>20, time.Since(start).Round(time.Millisecond))
+			// The daemon's token expires while the file waits.
+			time.Sleep(time.Duration(life+1) * time.Second)
+			start = time.Now()
+			m.sync()
+			took := time.Since(start)
+			t.Logf("upload took %v (token life %d s)", took.Round(time.Millisecond), life)
+			info, err := client.Stat(context.Background(), "big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Size != tt.size || info.SLO != tt.slo {
+				t.Errorf("in Swift: size %d, SLO %v, want %d, %v", info.Size, info.SLO, tt.size, tt.slo)
+			}
+			if !tt.slo && info.ETag != sum {
+				t.Errorf("ETag %s, want the MD5 %s", info.ETag, sum)
+			}
+			if got, n := md5Object(t, client, "big"); got != sum || n != tt.size {
+				t.Errorf("content in Swift: MD5 %s (%d bytes), want %s (%d)", got, n, sum, tt.size)
+			}
+			n401 := count401(t, container)
+			t.Logf("requests answered 401 (expired token) in the proxy log: %d", n401)
+			if n401 == 0 {
+				t.Errorf("no request of container %s was refused with 401: the token did not expire during the test", container)
+			}
+			if strings.Contains(m.log.String(), "level=ERROR") {
+				t.Errorf("errors in the daemon log:\n%s", grepLog(m.log.String(), "level=ERROR"))
+			}
+		})
+	}
+}
+
+// count401 counts requests for container that the proxy refused with 401.
+func count401(t *testing.T, container string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(os.Getenv("SAIO_DIR"), "log", "proxy-server.log"))
+	if err != nil {
+		t.Fatalf("proxy log: %v", err)
+	}
+	re := regexp.MustCompile(`/v1/AUTH_[^/ ]+/` + regexp.QuoteMeta(container) + `\S* HTTP/1\.\d 401 `)
+	return len(re.FindAll(b, -1))
+}
+
+// A 6 GiB file written through the mount is uploaded as an SLO (1 GiB
+// segments), read back (from the cache, and cold from Swift through a
+// second mount), and renamed by copying its manifest only.
+func TestWritebackLargeFile(t *testing.T) {
+	if os.Getenv("SWIFTFS_TEST_LARGE") != "1" {
+		t.Skip("set SWIFTFS_TEST_LARGE=1 to write, read back and rename a 6 GiB file (needs ~20 GB of disk, a few minutes)")
+	}
+	const size = 6 << 30
+	container, client := newContainer(t)
+	cacheDir := t.TempDir()
+	m := startMount(t, container, cacheDir, "--write-back-delay", "1h", "--cache-size", "20G")
+	start := time.Now()
+	sum := writeStream(t, m.path("big.dat"), size, 6)
+	t.Logf("write 6 GiB through the mount: %v", time.Since(start).Round(time.Second))
+
+	start = time.Now()
+	m.sync()
+	t.Logf("upload (SLO): %v", time.Since(start).Round(time.Second))
+	info, err := client.Stat(context.Background(), "big.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.SLO || info.Size != size {
+		t.Fatalf("in Swift: SLO %v, size %d, want true, %d", info.SLO, info.Size, int64(size))
+	}
+	segments := listNames(t, client, ".swiftfs-segments/")
+	if len(segments) != 6 {
+		t.Errorf("segments: %d, want 6: %q", len(segments), segments)
+	}
+	listed := listAllInfo(t, client, "big.dat")
+	if listed.Size != size {
+		t.Errorf("listing reports %d bytes, want %d", listed.Size, int64(size))
+	}
+
+	start = time.Now()
+	if got, n := md5File(t, m.path("big.dat")); got != sum || n != size {
+		t.Errorf("read back from the cache: MD5 %s (%d bytes), want %s", got, n, sum)
+	}
+	t.Logf("read back from the cache: %v", time.Since(start).Round(time.Second))
+
+	// Cold: a second mount with an empty cache downloads from Swift.
+	m.stop()
+	m2 := startMount(t, container, "", "--cache-size", "20G")
+	if fi, err := os.Stat(m2.path("big.dat")); err != nil || fi.Size() != size {
+		t.Errorf("stat after remount: %v, %v; want %d bytes", fi, err, int64(size))
+	}
+	start = time.Now()
+	if got, n := md5File(t, m2.path("big.dat")); got != sum || n != size {
+		t.Errorf("read back from Swift: MD5 %s (%d bytes), want %s", got, n, sum)
+	}
+	t.Logf("read back from Swift (cold cache): %v", time.Since(start).Round(time.Second))
+
+	start = time.Now()
+	if err := os.Rename(m2.path("big.dat"), m2.path("renamed.dat")); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rename: %v", time.Since(start).Round(time.Millisecond))
+	m2.sync()
+	if after := listNames(t, client, ".swiftfs-segments/"); !slices.Equal(after, segments) {
+		t.Errorf("segments after the rename: %q, want the same %q (manifest copied only)", after, segments)
+	}
+	if _, err := client.Stat(context.Background(), "big.dat"); err == nil {
+		t.Error("big.dat still in Swift after the rename")
+	}
+	info, err = client.Stat(context.Background(), "renamed.dat")
+	if err != nil || !info.SLO || info.Size != size {
+		t.Errorf("renamed.dat: %+v, %v", info, err)
+	}
+	out, err := exec.Command("ls", "-l", m2.dir).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ls -l:\n%s", out)
+	if !strings.Contains(string(out), strconv.FormatInt(size, 10)+" ") || !strings.Contains(string(out), "renamed.dat") {
+		t.Errorf("ls -l does not show renamed.dat with %d bytes:\n%s", int64(size), out)
+	}
+	start = time.Now()
+	if got, _ := md5Object(t, client, "renamed.dat"); got != sum {
+		t.Errorf("renamed.dat in Swift: MD5 %s, want %s", got, sum)
+	}
+	t.Logf("MD5 of the renamed object from Swift: %v", time.Since(start).Round(time.Second))
+}
+
+// listAllInfo returns the listing entry of one object.
+func listAllInfo(t *testing.T, c swiftclient.Client, name string) swiftclient.ObjectInfo {
+	t.Helper()
+	p, err := c.List(context.Background(), swiftclient.ListOptions{Prefix: name, Limit: 1})
+	if err != nil || len(p.Entries) == 0 || p.Entries[0].Name != name {
+		t.Fatalf("listing %q: %v %+v", name, err, p.Entries)
+	}
+	return p.Entries[0]
+}
