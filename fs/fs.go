@@ -35,8 +35,8 @@ type Options struct {
 	// ListPageSize is the listing page size (0: the server's maximum,
 	// 10,000 by default).
 	ListPageSize int
-	// LocalOnly, when set, decides which names never leave this host
-	// (default: SQLite side files of *.sqlite3, *.sqlite, *.db).
+	// LocalOnly, when set, adds names that never leave this host to the
+	// default ones (SQLite side files of *.sqlite3, *.sqlite, *.db).
 	LocalOnly func(name string) bool
 	// Passthrough lets the kernel read cached copies directly (FUSE
 	// passthrough) when it and the privileges allow.
@@ -118,7 +118,9 @@ func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 		return nil, err
 	}
 	f.locals = map[string]*localFile{}
-	if opts.LocalOnly == nil {
+	if user := opts.LocalOnly; user != nil {
+		f.opts.LocalOnly = func(name string) bool { return localOnly(name) || user(name) }
+	} else {
 		f.opts.LocalOnly = localOnly
 	}
 	f.nextIno.Store(1)
