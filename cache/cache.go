@@ -737,6 +737,14 @@ func (c *Cache) Release(e *Entry) error {
 // caller must not copy the old object but delete it; the pending upload
 // writes newName.
 func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
+	moved, dirty, _, err = c.RenameEntry(oldName, newName)
+	return moved, dirty, err
+}
+
+// RenameEntry is Rename that also reports whether an upload of the entry
+// was stopped: the old name may then exist in Swift (the PUT may have
+// landed just before), and the caller should delete it.
+func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, stopped bool, err error) {
 	for {
 		if oldName != newName {
 			c.Remove(newName)
@@ -745,7 +753,7 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 		e := c.byName[oldName]
 		if e == nil {
 			c.mu.Unlock()
-			return false, false, nil
+			return false, false, stopped, nil
 		}
 		c.pinLocked(e)
 		c.mu.Unlock()
@@ -753,6 +761,7 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 		if e.uploading {
 			e.cancelUpload(errRenamed)
 			e.waitUploadLocked(context.Background())
+			stopped = true
 		}
 		c.mu.Lock()
 		if c.byName[oldName] != e || (oldName != newName && c.byName[newName] != nil) {
@@ -772,7 +781,7 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 			err = e.saveRecordLocked()
 		}
 		e.mu.Unlock()
-		return true, dirty, err
+		return true, dirty, stopped, err
 	}
 }
 
@@ -998,4 +1007,21 @@ func (c *Cache) Close(timeout time.Duration) error {
 	}
 	c.lockFile.Close()
 	return err
+}
+
+// SetConflictBase records, for a dirty entry, which version of the object
+// in Swift it is meant to replace (etag "" for none): after a rename over
+// an object, it is the overwritten object's version, not the version the
+// copy was once downloaded or uploaded as (see Options.CheckConflict).
+func (c *Cache) SetConflictBase(name, etag string) {
+	e := c.Lookup(name)
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.dirty {
+		e.remoteETag = etag
+		e.remoteLarge = false
+	}
+	e.mu.Unlock()
 }

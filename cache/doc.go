@@ -53,8 +53,10 @@
 //
 // Every byte the cache will put on disk is charged to the budget
 // (Options.MaxBytes) before it is written: a download's full size when it
-// is admitted (so in-flight downloads count), and a write's new end, in
-// steps of 1 MiB, before the write. When a charge does not fit, clean
+// is admitted (so in-flight downloads count), and a write's new end before
+// the write, a little ahead (4 KiB steps for small files, 64 KiB from 1
+// MiB, 1 MiB from 16 MiB); the last close trims the charge to the 4 KiB
+// blocks the content occupies, so many small files cost what they use. When a charge does not fit, clean
 // unpinned entries are evicted (least recently unpinned first) until it
 // does; when it still does not fit, the download or write fails with
 // [ErrNoSpace] (ENOSPC) and changes nothing: data already written stays,
@@ -93,8 +95,21 @@
 // upload in flight first, and returns the upload's error. An upload sends
 // the file's MD5 as ETag so that Swift verifies the body, from the data
 // file itself (seekable, so that the client can resend it after
-// re-authenticating). Writes during an upload are allowed: the entry then
-// stays dirty and is uploaded again.
+// re-authenticating). Writes during an upload are allowed: an upload makes
+// the entry clean only if no write began or was still running while it
+// read the file (Entry.gen, Entry.writing); else the entry stays dirty and
+// is uploaded again, at once for a waiting fsync when Swift refused a body
+// that changed under it (422).
+//
+// Rename and Remove stop an upload in flight. After a rename the entry is
+// uploaded under its new name. When a stopped upload reached Swift all the
+// same, Remove deletes that object before it returns (the caller may not
+// know it exists, and a rename may put another object there next).
+//
+// Open treats a caller that saw no object in Swift, while the cache has a
+// copy that is (or came from) one, as having an older view (typically a
+// listing taken before our own upload finished) and hands out that copy,
+// never an empty one.
 //
 // # Failures and retries
 //
@@ -115,12 +130,16 @@
 // # Large objects
 //
 // A file larger than Options.SegmentSize is uploaded as a Static Large
-// Object: segments in parallel under Options.SegmentPrefix (a prefix the
-// namespace hides), then the manifest. The segment names are written to the
-// entry's journal before the first segment: segments of an upload that
-// failed are deleted at once when no manifest can refer to them, else
-// (the manifest PUT failed, or the daemon died) after the next successful
-// upload of the entry. Segments of the manifest an upload replaces, and the
+// Object: segments, Options.Uploaders at a time, under
+// Options.SegmentPrefix (a prefix the namespace hides), then the manifest.
+// The segment names are written to the entry's journal before the first
+// segment. An attempt that failed transiently leaves its segments for the
+// next attempt, which resumes when the content is unchanged (a 6 GiB upload
+// that lost one segment does not start again); a permanent failure (a
+// quota) deletes them at once. Otherwise the journal's segments are
+// deleted after the next successful upload of the entry (the manifest PUT
+// may have succeeded before a crash, so not earlier), or when the entry is
+// removed. Segments of the manifest an upload replaces, and the
 // journal, are handed to the garbage collector: a durable list
 // (meta/gc-*.json) deleted in the background, retried until done, and
 // resumed at start-up. When a file that was downloaded as a large object is
@@ -155,5 +174,12 @@
 //
 // Waiting for a download (ReadAt) or an upload (Sync) honours the
 // caller's context. Rename and Remove stop an upload in flight rather than
-// wait for it.
+// wait for it. Background work (downloads, deletion of dropped entries'
+// files, the garbage collector) runs in goroutines that Close waits for,
+// after cancelling them.
+//
+// The invariants of the accounting are written next to Cache's fields and
+// checked by Cache.invariantsLocked on every unlock when the tests turn
+// Options.checkInvariants on; TestModel compares random sequences of
+// operations, crashes and outages with a reference model.
 package cache

@@ -52,6 +52,11 @@ type Entry struct {
 	// dirty implies a durable record saying so and a pin.
 	dirty bool  // GUARDED_BY(mu)
 	gen   int64 // GUARDED_BY(mu): bumped by every change
+	// writing counts WriteAt calls between their two critical sections
+	// (the bytes go to the file without mu). INVARIANT: an upload makes
+	// the entry clean only when gen is unchanged since its snapshot and
+	// writing == 0.
+	writing int // GUARDED_BY(mu)
 	// uploading is set while an upload runs; uploadDone is closed and
 	// uploadCancel cancels it. INVARIANT: uploading implies dirty.
 	uploading    bool                    // GUARDED_BY(mu)
@@ -75,6 +80,18 @@ type Entry struct {
 	// superseded is set once the large object this entry replaces is
 	// preserved in a journalled manifest copy. GUARDED_BY(mu)
 	superseded bool
+	// partial is what a failed SLO upload achieved, for the next attempt
+	// to resume (its segments are in the journal). GUARDED_BY(mu)
+	partial *sloPartial
+}
+
+// sloPartial describes the segments of an SLO upload that did not
+// complete. Those with an ETag are in Swift with that content.
+type sloPartial struct {
+	gen     int64 // the content generation they were cut from
+	size    int64
+	segSize int64
+	segs    []swiftclient.Segment
 }
 
 type span struct{ start, end, done int64 }
@@ -157,7 +174,12 @@ func (e *Entry) reusableLocked(remote *swiftclient.ObjectInfo) bool {
 	case !e.complete:
 		return false
 	case remote == nil:
-		return e.remoteETag == ""
+		// The caller saw no object, yet this copy is in Swift (or came
+		// from there): its view is older than ours, typically a listing
+		// taken before our own upload finished. Handing out an empty
+		// copy instead would lose the content. (Had another client
+		// deleted the object, the caller would not be opening the name.)
+		return true
 	}
 	// A clean complete copy: reuse it when the fingerprint matches. The
 	// modification time is not compared: a POST changes it without
@@ -357,6 +379,7 @@ func (e *Entry) WriteAt(p []byte, off int64) (int, error) {
 	}
 	f := e.f
 	e.gen++
+	e.writing++
 	e.mu.Unlock()
 	n, err := f.WriteAt(p, off)
 	e.mu.Lock()
@@ -364,6 +387,7 @@ func (e *Entry) WriteAt(p []byte, off int64) (int, error) {
 		e.size = off + int64(n)
 	}
 	e.gen++ // again: an upload that began meanwhile may have missed this
+	e.writing--
 	e.mu.Unlock()
 	return n, err
 }

@@ -136,7 +136,7 @@ func (s *stallReader) Close() error { return s.r.Close() }
 
 // env is one cache over one fake container, in a temporary directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *swiftfake.Fake
 	client *testClient
 	dir    string
@@ -166,7 +166,7 @@ func (s *syncBuffer) String() string {
 // newEnv makes a cache with short delays (20 ms write-back delay, retries
 // after 10 ms doubling up to 100 ms, permanent failures after an hour) and
 // the invariant checks on; mod adjusts the options.
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	fake := swiftfake.New()
 	ev := &env{t: t, fake: fake, client: &testClient{Fake: fake}, dir: t.TempDir(), log: &syncBuffer{}}

@@ -173,6 +173,13 @@ func (m *modelRun) write(name string) {
 	}
 	copy(cur[off:], data)
 	m.files[name] = cur
+	// Dirty (durably), or already uploaded by a retry that began after
+	// the write.
+	if b, err := os.ReadFile(m.ev.c.metaPath(e.id)); err != nil || !strings.Contains(string(b), `"dirty":true`) {
+		if got, _ := m.ev.fake.Data(name); !e.Dirty() && !bytes.Equal(got, cur) {
+			m.t.Errorf("write %s: clean, record %s (%v), but Swift has %d bytes, want %d", name, b, err, len(got), len(cur))
+		}
+	}
 }
 
 func (m *modelRun) truncate(name string) {

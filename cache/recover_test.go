@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -365,5 +367,65 @@ func TestConflictCopy(t *testing.T) {
 	ev.c.Release(e)
 	if got, _ := ev.data("mine"); got != "BASE" {
 		t.Errorf("mine: got %q", got)
+	}
+}
+
+// An SLO upload that lost a segment resumes: the next attempt uploads the
+// missing segments and the manifest only. When the content changed in
+// between, it starts again, and the first attempt's segments are deleted.
+func TestSLOResume(t *testing.T) {
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("changed=%v", changed), func(t *testing.T) {
+			ev := newEnv(t, func(o *Options) { o.SegmentSize = 64 << 10; o.Uploaders = 1; o.WriteBackDelay = time.Hour })
+			var mu sync.Mutex
+			puts := map[string]int{}
+			ev.client.mu.Lock()
+			ev.client.afterPut = func(name string) { mu.Lock(); puts[name]++; mu.Unlock() }
+			ev.client.mu.Unlock()
+			e, _ := ev.c.Open("big", nil, true)
+			data := randBytes(300_000)
+			e.WriteAt(data, 0)
+			// Fail the fourth segment once.
+			n := 0
+			ev.client.setPutHook(func(ctx context.Context, name string) error {
+				if strings.HasSuffix(name, "/00000003") {
+					n++
+					if n == 1 {
+						return swiftErr("put", 503)
+					}
+				}
+				return nil
+			})
+			if err := e.Sync(context.Background()); !errors.Is(err, swiftclient.ErrUnavailable) {
+				t.Fatalf("first attempt: got %v, want ErrUnavailable", err)
+			}
+			first := ev.names(".swiftfs-segments/")
+			if len(first) != 3 {
+				t.Fatalf("segments after the failed attempt: %q, want 3", first)
+			}
+			if changed {
+				e.WriteAt([]byte("changed"), 100)
+				copy(data[100:], "changed")
+			}
+			if err := e.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ev.c.Release(e)
+			if got, _ := ev.fake.Data("big"); !bytes.Equal(got, data) {
+				t.Fatal("content differs")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, s := range first {
+				want := 1
+				if got := puts[s]; got != want {
+					t.Errorf("segment %s uploaded %d times, want %d", s, got, want)
+				}
+			}
+			waitFor(t, "no orphans", func() bool { return len(ev.names(".swiftfs-segments/")) == 5 })
+			if changed == slices.Contains(ev.names(".swiftfs-segments/"), first[0]) {
+				t.Errorf("changed %v: first attempt's segment %s still there: %v", changed, first[0], !changed)
+			}
+		})
 	}
 }

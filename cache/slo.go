@@ -14,39 +14,61 @@ import (
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
-// putSLO uploads f as a Static Large Object: segments of SegmentSize in
-// parallel under SegmentPrefix<entry id>-<time>/, journalled in the entry's
-// record before any is written (so that a crash or a failure leaves a list
-// of what to delete), then the manifest. The journal entries are deleted
-// by the garbage collector once an upload of the entry succeeded, or at
-// once when a segment upload failed (no manifest can refer to them then).
-func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size int64, ct string, meta map[string]string) (putResult, error) {
+// putSLO uploads f as a Static Large Object: segments of SegmentSize,
+// Uploaders at a time, under SegmentPrefix<entry id>-<time>/, journalled in
+// the entry's record before any is written (so that a crash or a failure
+// leaves a list of what to delete), then the manifest. The journal entries
+// are deleted by the garbage collector once an upload of the entry
+// succeeded.
+//
+// A failed attempt keeps what it uploaded for the next one, when that
+// uploads the same content (gen, the generation of the snapshot; -1 for a
+// copy made by PrepareUpload): a 6 GiB upload that lost one segment to an
+// overloaded Swift resumes rather than starting again. A failure that a
+// retry soon will not fix (a quota, say) deletes the segments at once
+// instead, so that attempts do not pile up.
+func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size, gen int64, ct string, meta map[string]string) (putResult, error) {
 	c := w.c
 	seg := c.opts.SegmentSize
-	base := fmt.Sprintf("%s%d-%d/", c.opts.SegmentPrefix, e.id, c.opts.Now().UnixNano())
-	var segs []swiftclient.Segment
-	var names []string
-	for off, i := int64(0), 0; off < size; off, i = off+seg, i+1 {
-		n := base + fmt.Sprintf("%08d", i)
-		segs = append(segs, swiftclient.Segment{Name: n, Size: min(seg, size-off)})
-		names = append(names, n)
-	}
 	e.mu.Lock()
-	for _, n := range names {
-		e.journal = append(e.journal, garbage{Name: n})
+	p := e.partial
+	e.partial = nil
+	if p == nil || gen < 0 || p.gen != gen || p.size != size || p.segSize != seg {
+		base := fmt.Sprintf("%s%d-%d/", c.opts.SegmentPrefix, e.id, c.opts.Now().UnixNano())
+		p = &sloPartial{gen: gen, size: size, segSize: seg}
+		for off, i := int64(0), 0; off < size; off, i = off+seg, i+1 {
+			n := base + fmt.Sprintf("%08d", i)
+			p.segs = append(p.segs, swiftclient.Segment{Name: n, Size: min(seg, size-off)})
+			e.journal = append(e.journal, garbage{Name: n})
+		}
+		if err := e.saveRecordLocked(); err != nil {
+			e.mu.Unlock()
+			return putResult{}, err
+		}
 	}
-	err := e.saveRecordLocked()
 	e.mu.Unlock()
-	if err != nil {
-		return putResult{}, err
+	segs := p.segs // ours: the entry no longer refers to p
+	names := make([]string, len(segs))
+	resumed := 0
+	for i := range segs {
+		names[i] = segs[i].Name
+		if segs[i].ETag != "" {
+			resumed++
+		}
+	}
+	if resumed > 0 {
+		c.log.Info("resuming a large object upload", "object", name, "segments_done", resumed, "segments", len(segs))
 	}
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(segs))
-	sem := make(chan struct{}, max(2, c.opts.Uploaders))
+	sem := make(chan struct{}, c.opts.Uploaders)
 	for i := range segs {
+		if segs[i].ETag != "" {
+			continue
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-sctx.Done():
@@ -66,31 +88,43 @@ func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.Fil
 				cancel()
 				return
 			}
-			segs[i].ETag = hex.EncodeToString(h.Sum(nil))
+			sum := hex.EncodeToString(h.Sum(nil))
 			_, errs[i] = c.client.Put(sctx, segs[i].Name, io.NewSectionReader(f, off, segs[i].Size), segs[i].Size,
-				swiftclient.PutOptions{MD5: segs[i].ETag})
+				swiftclient.PutOptions{MD5: sum})
 			if errs[i] != nil {
 				cancel()
+				return
 			}
+			segs[i].ETag = sum
 		}()
 	}
 	wg.Wait()
+	keep := func() {
+		e.mu.Lock()
+		e.partial = p
+		e.mu.Unlock()
+	}
 	if err := firstError(errs); err != nil {
-		// No manifest refers to these segments: delete them now, so that
-		// failed attempts do not pile up (against a quota, say).
-		w.dropSegments(ctx, e, names)
+		if permanent(err) {
+			w.dropSegments(ctx, e, names)
+		} else {
+			keep()
+		}
 		return putResult{}, err
 	}
 	info, err := c.client.Put(ctx, name, nil, size, swiftclient.PutOptions{ContentType: ct, Meta: meta, Segments: segs})
 	if err != nil {
 		// The manifest may have been written after all (a timeout): the
-		// journal keeps the segments until the next upload succeeds.
+		// journal keeps the segments until an upload succeeds.
+		if !errors.Is(err, swiftclient.ErrInvalid) {
+			keep()
+		}
 		return putResult{}, err
 	}
 	info.Size = size
 	info.LargeObject = true
 	c.log.Info("uploaded as static large object", "object", name, "bytes", size, "segments", len(segs),
-		"segment_prefix", base, "segment_size", seg)
+		"segments_resumed", resumed, "segment_size", seg)
 	return putResult{info: info, written: names}, nil
 }
 
@@ -112,9 +146,9 @@ func firstError(errs []error) error {
 	return first
 }
 
-// dropSegments deletes segments of a failed SLO upload and takes those
-// gone off the journal. A cancelled upload (rename, remove, unmount)
-// leaves them to the journal.
+// dropSegments deletes segments of a failed SLO upload (no manifest refers
+// to them) and takes those gone off the journal. A cancelled upload
+// (remove, unmount) leaves them to the journal.
 func (w *writeback) dropSegments(ctx context.Context, e *Entry, names []string) {
 	c := w.c
 	if ctx.Err() != nil || c.ctx.Err() != nil {

@@ -267,6 +267,12 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 	cause := context.Cause(uctx)
 	stopOnClose()
 	cancel(nil)
+	if err == nil && c.opts.OnUploaded != nil {
+		// Before the entry turns clean: whoever then finds it clean also
+		// finds the namespace knowing the object exists (else an open in
+		// between would take the clean copy for a stale one).
+		c.opts.OnUploaded(s.name, res.info)
+	}
 
 	e.mu.Lock()
 	e.uploading, e.uploadDone, e.uploadCancel = false, nil, nil
@@ -284,9 +290,6 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 			return err, false
 		}
 		c.log.Debug("uploaded", "object", s.name, "bytes", s.size, "etag", res.info.ETag)
-		if c.opts.OnUploaded != nil {
-			c.opts.OnUploaded(s.name, res.info)
-		}
 		return nil, false
 
 	case ctx.Err() == nil && (cause == errRenamed || cause == errRemoved):
@@ -384,7 +387,7 @@ func (w *writeback) committedLocked(e *Entry, s snapshot, res putResult, ce *Con
 		e.lastErr = ce
 	}
 	e.nextRetry = time.Time{}
-	clean := e.gen == s.gen && !e.detached.Load()
+	clean := e.gen == s.gen && e.writing == 0 && !e.detached.Load()
 	if len(trash) > 0 {
 		// Durably handed to the collector before the record forgets them.
 		c.collect(trash)
@@ -475,7 +478,11 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 		err error
 	)
 	if size > c.opts.SegmentSize {
-		res, err = w.putSLO(ctx, e, target, f, size, s.ct, meta)
+		gen := s.gen
+		if f != s.f {
+			gen = -1 // a prepared copy: nothing to resume
+		}
+		res, err = w.putSLO(ctx, e, target, f, size, gen, s.ct, meta)
 	} else {
 		res.info, err = w.putWhole(ctx, target, f, size, s.ct, meta)
 	}

@@ -94,6 +94,11 @@ type FS struct {
 	warnMu sync.Mutex
 	warned map[string]bool // GUARDED_BY(warnMu)
 
+	// renameMu orders renames against opens: an open never sees a name in
+	// the middle of a rename over it (between the removal of the old copy
+	// and the arrival of the new one). Renames hold it exclusively.
+	renameMu sync.RWMutex
+
 	localMu sync.Mutex
 	locals  map[string]*localFile // GUARDED_BY(localMu): local-only files by path
 

@@ -349,7 +349,9 @@ func (f *FS) onUploaded(name string, info swiftclient.ObjectInfo) {
 	f.updateEntry(p, func(e *nsEntry) {
 		e.remote = true
 		e.etag = info.ETag
-		e.size = info.Size
+		if info.Size > 0 {
+			e.size = info.Size // (a PUT's answer may not carry the size: keep ours)
+		}
 		e.large = info.LargeObject
 	})
 }

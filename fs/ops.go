@@ -77,6 +77,8 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	var remote *swiftclient.ObjectInfo
 	dlo := false
 	if cur == nil {
+		f.renameMu.RLock()
+		defer f.renameMu.RUnlock()
 		ne, err := f.lookupEntry(ctx, p)
 		if err != nil {
 			return nil, 0, f.fail("open", p, err)
@@ -456,8 +458,10 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		lf.f.Close()
 	}
 	obj := f.names.object(p)
+	ce := f.cache.Lookup(obj)
+	mayBeUploaded := ce != nil && ce.Dirty() // an upload may be landing right now
 	f.cache.Remove(obj)
-	if e.remote {
+	if e.remote || mayBeUploaded {
 		err := f.client.Delete(ctx, obj, swiftclient.DeleteOptions{MultipartManifest: e.large})
 		if err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
 			return f.fail("unlink", p, err)
@@ -587,6 +591,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if src == dst {
 		return 0
 	}
+	f.renameMu.Lock()
+	defer f.renameMu.Unlock()
 	se, err := f.lookupEntry(ctx, src)
 	if err != nil {
 		return f.fail("rename", src, err)
@@ -649,7 +655,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 
 func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sobj, dobj := f.names.object(src), f.names.object(dst)
-	moved, dirty, err := f.cache.Rename(sobj, dobj)
+	moved, dirty, stopped, err := f.cache.RenameEntry(sobj, dobj)
 	if err != nil {
 		return err
 	}
@@ -661,8 +667,14 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 	}
 	ne := *se
 	if dirty {
-		// The pending upload writes dst; src's old object goes now.
-		if se.remote {
+		base := ""
+		if de != nil && de.remote {
+			base = de.etag
+		}
+		f.cache.SetConflictBase(dobj, base)
+		// The pending upload writes dst; src's old object goes now (also
+		// when an upload of src was stopped: its PUT may have landed).
+		if se.remote || stopped {
 			if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
 				return err
 			}

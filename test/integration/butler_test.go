@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +56,6 @@ type butlerSuite struct {
 	state     string // local directory for the scripts' state between phases
 	dir       string // test/integration/butler
 	notes     map[string]swiftclient.ObjectInfo
-	liveOK    map[string]bool // idioms whose live phase passed
 }
 
 var butlerIdioms = []butlerIdiom{
@@ -86,18 +86,18 @@ func requireButlerPython(t *testing.T) {
 func TestButlerIdioms(t *testing.T) {
 	requireButlerPython(t)
 	_, file, _, _ := runtime.Caller(0)
-	b := &butlerSuite{dir: filepath.Join(filepath.Dir(file), "butler"), state: t.TempDir(), notes: map[string]swiftclient.ObjectInfo{}, liveOK: map[string]bool{}}
+	b := &butlerSuite{dir: filepath.Join(filepath.Dir(file), "butler"), state: t.TempDir(), notes: map[string]swiftclient.ObjectInfo{}}
 	b.container, b.c = newContainer(t)
 	var snapshot map[string]treeEntry
 
 	ok := t.Run("live", func(t *testing.T) {
 		b.m = startMount(t, b.container, "")
 		b.script(t, "make_repo", "live", time.Minute)
-		b.m.sync()
+		syncIn(t, b.m)
 		for _, id := range butlerIdioms {
 			t.Run(id.name, func(t *testing.T) { b.runIdiom(t, id, "live") })
 		}
-		b.m.sync()
+		syncIn(t, b.m)
 		t.Run("swift", func(t *testing.T) { b.checkMirror(t) })
 		snapshot = walkTree(t, b.m.dir)
 		b.m.stop()
@@ -117,7 +117,7 @@ func TestButlerIdioms(t *testing.T) {
 		for _, id := range butlerIdioms {
 			t.Run(id.name, func(t *testing.T) { b.runIdiom(t, id, "remount") })
 		}
-		b.m.sync()
+		syncIn(t, b.m)
 		t.Run("swift", func(t *testing.T) { b.checkMirror(t) })
 		b.m.stop()
 		t.Run("daemon-log", func(t *testing.T) { checkButlerLog(t, b.m.log.String()) })
@@ -125,12 +125,6 @@ func TestButlerIdioms(t *testing.T) {
 }
 
 func (b *butlerSuite) runIdiom(t *testing.T, id butlerIdiom, phase string) {
-	if phase == "remount" && !b.liveOK[id.name] {
-		t.Skipf("the live phase of %s failed: its remount phase needs the live phase's state", id.name)
-	}
-	if phase == "live" {
-		defer func() { b.liveOK[id.name] = !t.Failed() }()
-	}
 	if id.before != nil {
 		id.before(t, b, phase)
 	}
@@ -138,14 +132,25 @@ func (b *butlerSuite) runIdiom(t *testing.T, id butlerIdiom, phase string) {
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	res := b.script(t, id.name, phase, timeout, id.args...)
-	t.Logf("%s %s: %v checks in %vs %s", id.name, phase, res["checks"], res["seconds"], extraInfo(res))
-	if id.check != nil {
-		b.m.sync()
-		id.check(t, b, phase)
+	args := id.args
+	if n := os.Getenv("SWIFTFS_TEST_BUTLER_WRITERS"); n != "" && id.name == "thousand_writers" {
+		args = []string{n} // a quicker run while developing
 	}
-	if sk, ok := res["skipped"].([]any); ok && len(sk) > 0 {
-		t.Skipf("all other checks passed; left out: %v", sk)
+	res, failure := b.runScript(id.name, phase, timeout, args...)
+	if failure != "" {
+		// Reported; the Go-side checks of Swift still run.
+		t.Error(failure)
+	} else {
+		t.Logf("%s %s: %v checks in %vs %s", id.name, phase, res["checks"], res["seconds"], extraInfo(res))
+		if sk, ok := res["skipped"].([]any); ok && len(sk) > 0 {
+			// The script passed but left checks out (a swifttest
+			// limitation, or no state from a failed live phase).
+			t.Skipf("left out: %v", sk)
+		}
+	}
+	if id.check != nil {
+		syncIn(t, b.m)
+		id.check(t, b, phase)
 	}
 }
 
@@ -167,11 +172,25 @@ func extraInfo(res map[string]any) string {
 // script's own message and the daemon's warnings.
 func (b *butlerSuite) script(t *testing.T, name, phase string, timeout time.Duration, args ...string) map[string]any {
 	t.Helper()
+	res, failure := b.runScript(name, phase, timeout, args...)
+	if failure != "" {
+		t.Fatal(failure)
+	}
+	return res
+}
+
+// runScript runs a script and returns its JSON result, or a description of
+// its failure (the script's own message and the daemon's warnings).
+func (b *butlerSuite) runScript(name, phase string, timeout time.Duration, args ...string) (map[string]any, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	argv := append([]string{filepath.Join(b.dir, name+".py"), b.m.dir, phase, b.state}, args...)
 	cmd := exec.CommandContext(ctx, butlerPython, argv...)
 	cmd.Dir = b.state // cwd outside the mount unless a script chdirs
+	// On a timeout, kill the script's forked children too (its process group).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	// startMount's --write-back-delay (200ms): scripts time their
 	// upload-window checks with it.
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "SWIFTFS_TEST_WRITE_BACK_DELAY=0.2",
@@ -189,14 +208,25 @@ func (b *butlerSuite) script(t *testing.T, name, phase string, timeout time.Dura
 	var res map[string]any
 	jerr := json.Unmarshal([]byte(last), &res)
 	if ctx.Err() != nil {
-		t.Fatalf("%s.py %s: killed after %v (hung?)\nstdout:\n%s\nstderr:\n%s\ndaemon warnings:\n%s",
+		return nil, fmt.Sprintf("%s.py %s: killed after %v (hung?)\nstdout:\n%s\nstderr:\n%s\ndaemon warnings:\n%s",
 			name, phase, timeout, out, stderr.String(), daemonTrouble(b.m.log.String()))
 	}
 	if err != nil || jerr != nil || res["ok"] != true {
-		t.Fatalf("%s.py %s failed (%v, %v) after %v:\n%s\nstdout:\n%s\ndaemon warnings:\n%s",
+		return nil, fmt.Sprintf("%s.py %s failed (%v, %v) after %v:\n%s\nstdout:\n%s\ndaemon warnings:\n%s",
 			name, phase, err, jerr, took.Round(time.Millisecond), stderr.String(), out, daemonTrouble(b.m.log.String()))
 	}
-	return res
+	return res, ""
+}
+
+// syncIn runs `swiftfs sync` on m and reports a failure to t (the mount's
+// own sync helper reports to the test that started the mount, which a
+// subtest must not FailNow).
+func syncIn(t *testing.T, m *mount) {
+	t.Helper()
+	out, err := exec.Command(binary, "sync", m.dir).CombinedOutput()
+	if err != nil {
+		t.Errorf("swiftfs sync: %v\n%s\ndaemon warnings:\n%s", err, out, daemonTrouble(m.log.String()))
+	}
 }
 
 // daemonTrouble returns the daemon's WARN and ERROR lines (the last 40).
@@ -398,7 +428,11 @@ func (b *butlerSuite) checkMirror(t *testing.T) {
 	t.Logf("%d entries on the mount, %d objects in Swift", len(tree), len(objs))
 	if len(skipped) > 0 {
 		sort.Strings(skipped)
-		t.Skipf("all other checks passed; left out:\n%s", strings.Join(skipped, "\n"))
+		if t.Failed() {
+			t.Logf("also left out:\n%s", strings.Join(skipped, "\n"))
+		} else {
+			t.Skipf("all other checks passed; left out:\n%s", strings.Join(skipped, "\n"))
+		}
 	}
 }
 
@@ -567,9 +601,9 @@ func checkLockedCfgNoop(t *testing.T, b *butlerSuite, phase string) {
 	}
 	time.Sleep(50 * time.Millisecond) // a rewrite would get a later timestamp
 	b.script(t, "locked_cfg", "noop", time.Minute)
-	b.m.sync()
+	syncIn(t, b.m)
 	time.Sleep(500 * time.Millisecond) // past --write-back-delay
-	b.m.sync()
+	syncIn(t, b.m)
 	after := listAll(t, b.c, name)[name]
 	if !after.LastModified.Equal(before.LastModified) || after.ETag != before.ETag {
 		t.Errorf("%s rewritten by an unchanged cfg write: %v %s → %v %s", name, before.LastModified, before.ETag, after.LastModified, after.ETag)
@@ -589,7 +623,7 @@ func noteRegistry(t *testing.T, b *butlerSuite, phase string) {
 func checkRegistryUntouched(t *testing.T, b *butlerSuite, phase string) {
 	name := "repo/registry.sqlite3"
 	time.Sleep(500 * time.Millisecond)
-	b.m.sync()
+	syncIn(t, b.m)
 	objs := listAll(t, b.c, "repo/registry.sqlite3")
 	after := objs[name]
 	before := b.notes[name]
@@ -624,7 +658,7 @@ func TestButlerRegressions(t *testing.T) {
 	t.Run("getLocalFile_then_sqlite_connect", func(t *testing.T) {
 		p := m.path("registry.sqlite3")
 		mustWrite(t, p, strings.Repeat("S", 8192), 0o644)
-		m.sync()
+		syncIn(t, m)
 		for _, fl := range []int{os.O_RDWR | os.O_CREATE, os.O_WRONLY | os.O_APPEND | os.O_CREATE} {
 			keep, err := os.Open(p)
 			if err != nil {
@@ -703,9 +737,9 @@ func TestButlerRegressions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		m.sync()
+		syncIn(t, m)
 		time.Sleep(500 * time.Millisecond)
-		m.sync()
+		syncIn(t, m)
 		objs := listAll(t, c, "")
 		var left []string
 		for _, tmp := range temps {
@@ -765,6 +799,63 @@ func TestButlerRegressions(t *testing.T) {
 		close(stop)
 		if wrong := <-res; len(wrong) > 1 {
 			t.Errorf("a reader while ds/calexp.pickle was renamed over 30 times %s:\n%s", wrong[len(wrong)-1], strings.Join(wrong[:len(wrong)-1], "\n"))
+		}
+	})
+
+	// pipe_tasks ingest's RegistryContext: mkstemp next to the registry,
+	// copyfile(registry, tmp), SQLite writes and fsyncs tmp, then
+	// unlink(registry) + rename(tmp, registry) + chmod. Done twice (the
+	// second time over a registry that is in Swift).
+	t.Run("ingest_registry_rebuild", func(t *testing.T) {
+		os.Mkdir(m.path("ingest"), 0o755)
+		reg := m.path("ingest/registry.sqlite3")
+		want := ""
+		for round := 1; round <= 3; round++ {
+			tmp := fmt.Sprintf("%s%08d", reg, round)
+			old, err := os.ReadFile(reg)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			if string(old) != want {
+				t.Fatalf("round %d: registry holds %d bytes, want %d", round, len(old), len(want))
+			}
+			f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// shutil.copyfile, then SQLite's first commit (fsync: an
+			// upload of the copy under the temp name), then more
+			// inserts before close.
+			f.WriteString(string(old))
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			syncIn(t, m)
+			want = string(old) + strings.Repeat(fmt.Sprint(round), 4096)
+			f.WriteAt([]byte(want[len(old):]), int64(len(old)))
+			f.Close()
+			if round > 1 {
+				if err := os.Remove(reg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Rename(tmp, reg); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(reg, 0o664)
+			syncIn(t, m)
+			time.Sleep(delay + 300*time.Millisecond)
+			syncIn(t, m)
+		}
+		if got, err := os.ReadFile(reg); err != nil || string(got) != want {
+			t.Errorf("registry on the mount after 3 rebuilds: %d bytes, %v; want %d bytes", len(got), err, len(want))
+		}
+		objs := listAll(t, c, "ingest/")
+		if o, ok := objs["ingest/registry.sqlite3"]; !ok || o.Size != int64(len(want)) {
+			t.Errorf("ingest/registry.sqlite3 in Swift: %+v (present %v), want %d bytes; objects: %v", o, ok, len(want), keys(objs))
+		}
+		if len(objs) != 2 {
+			t.Errorf("objects under ingest/: %v, want the marker and registry.sqlite3", keys(objs))
 		}
 	})
 

@@ -333,13 +333,13 @@ func TestWritebackLargeFile(t *testing.T) {
 	const size = 6 << 30
 	container, client := newContainer(t)
 	cacheDir := t.TempDir()
-	m := startMount(t, container, cacheDir, "--write-back-delay", "1h", "--cache-size", "20G")
+	m := startMount(t, container, cacheDir, "--write-back-delay", "1h", "--cache-size", "20G", "--uploaders", "2")
 	start := time.Now()
 	sum := writeStream(t, m.path("big.dat"), size, 6)
 	t.Logf("write 6 GiB through the mount: %v", time.Since(start).Round(time.Second))
 
 	start = time.Now()
-	m.sync()
+	syncRetry(t, m, 5)
 	t.Logf("upload (SLO): %v", time.Since(start).Round(time.Second))
 	info, err := client.Stat(context.Background(), "big.dat")
 	if err != nil {
@@ -404,6 +404,24 @@ func TestWritebackLargeFile(t *testing.T) {
 		t.Errorf("renamed.dat in Swift: MD5 %s, want %s", got, sum)
 	}
 	t.Logf("MD5 of the renamed object from Swift: %v", time.Since(start).Round(time.Second))
+}
+
+// syncRetry runs swiftfs sync until it succeeds, at most tries times: a
+// small test Swift under load may time out a 1 GiB segment (the object
+// server's node_timeout), and the next sync resumes the upload.
+func syncRetry(t *testing.T, m *mount, tries int) {
+	t.Helper()
+	for i := 1; ; i++ {
+		out, err := exec.Command(binary, "sync", m.dir).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if i == tries {
+			t.Fatalf("swiftfs sync failed %d times; last: %v\n%s", tries, err, out)
+		}
+		t.Logf("swiftfs sync failed (attempt %d, retrying): %v\n%s", i, err, out)
+		time.Sleep(5 * time.Second)
+	}
 }
 
 // listAllInfo returns the listing entry of one object.

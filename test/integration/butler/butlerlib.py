@@ -33,6 +33,10 @@ class Failure(Exception):
     pass
 
 
+class NoState(Exception):
+    """The live phase left no state for this remount phase."""
+
+
 class Run:
     """One run of one idiom script: arguments, checks, state, result."""
 
@@ -50,6 +54,7 @@ class Run:
         self.args = sys.argv[4:]
         self.checks = 0
         self.info = {}
+        self.failures = []
         self.repo = os.path.join(self.root, "repo")
         self.base = os.path.join(self.root, idiom)
         self.started = time.time()
@@ -101,8 +106,21 @@ class Run:
             json.dump(state, f)
 
     def load(self):
+        if not os.path.exists(self.state_path()):
+            raise NoState("the live phase of %s left no state (it failed before saving it)" % self.idiom)
         with open(self.state_path()) as f:
             return json.load(f)
+
+    def part(self, name, fn, *args):
+        """Runs one part of an idiom; a failure is recorded (and reported
+        at the end) without stopping the other parts."""
+        try:
+            return fn(*args)
+        except Exception as e:
+            sys.stderr.write("%s (%s phase), part %s FAILED: %s\n%s\n" % (
+                self.idiom, self.phase, name, e, traceback.format_exc()))
+            self.failures.append("%s: %s" % (name, e))
+            return None
 
 
 def main(idiom, fn):
@@ -110,6 +128,10 @@ def main(idiom, fn):
     run = Run(idiom)
     try:
         fn(run)
+        if run.failures:
+            raise Failure("%d part(s) failed: %s" % (len(run.failures), " | ".join(run.failures)))
+    except NoState as e:
+        run.skip_check(str(e))
     except Exception as e:  # report every failure the same way
         tb = traceback.format_exc()
         sys.stderr.write("%s (%s phase) FAILED: %s\n%s" % (idiom, run.phase, e, tb))

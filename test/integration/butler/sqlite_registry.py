@@ -33,19 +33,24 @@ def queries(conn):
     ]
 
 
-def query_all(run, path, rounds):
+def query_all(run, path, rounds, get_local_file=False):
     run.check(os.path.exists(path), "exists(registry)")
-    keep = open(path)  # getLocalFile: opened for its name, never read, left open
-    conn = sqlite3.connect(path)
-    conn.text_factory = str
+    # CameraMapper: getLocalFile opens the registry for its name, never
+    # reads it and leaves it open; SqliteRegistry then connects.
+    keep = open(path) if get_local_file else None
     try:
-        for _ in range(rounds):
-            for sql, params, want in queries(conn):
-                got = conn.execute(sql, params).fetchall()
-                run.eq(got, want, sql)
+        conn = sqlite3.connect(path)
+        conn.text_factory = str
+        try:
+            for _ in range(rounds):
+                for sql, params, want in queries(conn):
+                    got = conn.execute(sql, params).fetchall()
+                    run.eq(got, want, sql)
+        finally:
+            conn.close()
     finally:
-        conn.close()
-        keep.close()
+        if keep is not None:
+            keep.close()
 
 
 def readers(run, path, n, rounds):
@@ -67,8 +72,9 @@ def readers(run, path, n, rounds):
 def go(run):
     path = os.path.join(run.repo, "registry.sqlite3")
     before = os.stat(path)
-    query_all(run, path, 20)
-    readers(run, path, 4, 20)
+    run.part("queries", query_all, run, path, 20)
+    run.part("concurrent readers", readers, run, path, 4, 20)
+    run.part("getLocalFile then connect", query_all, run, path, 5, True)
     after = os.stat(path)
     run.eq((after.st_size, after.st_ino, after.st_mtime_ns, after.st_nlink),
            (before.st_size, before.st_ino, before.st_mtime_ns, 1), "registry stat unchanged by queries")

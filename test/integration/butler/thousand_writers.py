@@ -68,7 +68,7 @@ def go(run):
         before = run.load()["count"]
         run.eq(bl.read_cfg(counter).mapperArgs["count"], before, "count from Swift")
         run.eq(bl.read_cfg(same), the_cfg(), "same cfg from Swift")
-    bl.cfg_class  # yaml imported before forking: children start at once
+    # yaml and the cfg class are loaded before forking: children start at once
     bl.cfg_load(bl.cfg_dump(the_cfg()))
     r, w = os.pipe()
     pids = []
@@ -101,6 +101,7 @@ def go(run):
     got = bl.read_cfg(counter).mapperArgs["count"]
     want_wrote = 0 if run.phase == "remount" else 1
     run.info.update(failed=failed, wrote_same=wrote)
+    run.save({"count": got})
     run.eq((failed, wrote, got), (0, want_wrote, before + n),
            "(writers that failed, writers that wrote the unchanged cfg, counter after %d locked "
            "read-modify-writes starting at %d)" % (n, before))
@@ -108,7 +109,6 @@ def go(run):
     for p in (counter, same):
         run.listdir_is(os.path.dirname(p), ["repositoryCfg.yaml"])
         run.mode_is(p, 0o644)
-    run.save({"count": got})
     run.info["count"] = got
 
 
