@@ -76,9 +76,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	obj := f.names.object(p)
 	var remote *swiftclient.ObjectInfo
 	dlo := false
+	f.renameMu.RLock()
+	defer f.renameMu.RUnlock()
 	if cur == nil {
-		f.renameMu.RLock()
-		defer f.renameMu.RUnlock()
 		ne, err := f.lookupEntry(ctx, p)
 		if err != nil {
 			return nil, 0, f.fail("open", p, err)
