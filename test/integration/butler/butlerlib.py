@@ -113,14 +113,34 @@ class Run:
 
     def part(self, name, fn, *args):
         """Runs one part of an idiom; a failure is recorded (and reported
-        at the end) without stopping the other parts."""
+        at the end) without stopping the other parts. A part listed in
+        KNOWN_BUGS still runs; its failure is reported as left out, with
+        the bug, so that CI stays meaningful for the rest."""
         try:
             return fn(*args)
         except Exception as e:
+            bug = KNOWN_BUGS.get("%s:%s" % (self.idiom, name))
+            if bug:
+                sys.stderr.write("%s (%s phase), part %s failed (known bug: %s): %s\n" % (
+                    self.idiom, self.phase, name, bug, e))
+                self.skip_check("part %s: known bug: %s (%s)" % (name, bug, e))
+                return None
             sys.stderr.write("%s (%s phase), part %s FAILED: %s\n%s\n" % (
                 self.idiom, self.phase, name, e, traceback.format_exc()))
             self.failures.append("%s: %s" % (name, e))
             return None
+
+
+# Parts that fail because of open swiftfs bugs (docs/SEMANTICS.md, "Known
+# gaps"): a reader racing a rename over the file it opens can get ENOENT or
+# a copy that is being replaced.
+_RACE = "a reader racing rename-over can see ENOENT or the other racer's copy (SEMANTICS.md Known gaps)"
+KNOWN_BUGS = {
+    "write_once:race-same": _RACE,
+    "write_once:race-diff": _RACE,
+    "write_once:race-remount": _RACE,
+    "safe_filename:readers": _RACE,
+}
 
 
 def main(idiom, fn):
