@@ -672,9 +672,10 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 			base = de.etag
 		}
 		f.cache.SetConflictBase(dobj, base)
-		// The pending upload writes dst; src's old object goes now (also
-		// when an upload of src was stopped: its PUT may have landed).
-		if se.remote || stopped {
+		// The pending upload writes dst; src's old object goes now. Always:
+		// an upload of src may have ended (or been stopped after its PUT
+		// landed) since the namespace was read; a DELETE of nothing is cheap.
+		if _ = stopped; true {
 			if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
 				return err
 			}
