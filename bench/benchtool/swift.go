@@ -203,21 +203,36 @@ func cmdSwift(args []string) error {
 		if err != nil {
 			return err
 		}
+		// Batches of 250 names, 4 bulk requests at a time (the middleware
+		// deletes one batch's objects nearly one by one).
+		var batches []string
 		for len(ents) > 0 {
-			n := min(len(ents), 1000)
+			n := min(len(ents), 250)
 			var b strings.Builder
 			for _, e := range ents[:n] {
 				b.WriteString(url.PathEscape(*container) + "/" + escapeObject(e.Name) + "\n")
 			}
-			resp, data, err := c.do(http.MethodPost, "", url.Values{"bulk-delete": {"1"}}, strings.NewReader(b.String()),
-				map[string]string{"Accept": "application/json", "Content-Type": "text/plain"})
-			if err != nil {
+			batches = append(batches, b.String())
+			ents = ents[n:]
+		}
+		errs := make(chan error, len(batches))
+		sem := make(chan struct{}, 4)
+		for _, body := range batches {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				resp, data, err := c.do(http.MethodPost, "", url.Values{"bulk-delete": {"1"}}, strings.NewReader(body),
+					map[string]string{"Accept": "application/json", "Content-Type": "text/plain"})
+				if err == nil && resp.StatusCode/100 != 2 {
+					err = fmt.Errorf("bulk delete: %s: %s", resp.Status, data)
+				}
+				errs <- err
+			}()
+		}
+		for range batches {
+			if err := <-errs; err != nil {
 				return err
 			}
-			if resp.StatusCode/100 != 2 {
-				return fmt.Errorf("bulk delete: %s: %s", resp.Status, data)
-			}
-			ents = ents[n:]
 		}
 		if *prefix == "" {
 			for attempt := 0; ; attempt++ {
