@@ -125,9 +125,6 @@ type Cache struct {
 	// inflight is the number of bytes reserved for downloads but not yet
 	// written to disk; --cache-min-free counts them as already used.
 	inflight atomic.Int64
-	// freeing is the number of bytes of dropped entries whose files are
-	// not deleted yet.
-	freeing atomic.Int64
 
 	mu       sync.Mutex
 	nextID   uint64                           // GUARDED_BY(mu)
@@ -135,10 +132,16 @@ type Cache struct {
 	entries  map[uint64]*Entry                // GUARDED_BY(mu): every entry, including detached ones
 	lru      *simplelru.LRU[uint64, struct{}] // GUARDED_BY(mu): evictable entries
 	lruBytes int64                            // GUARDED_BY(mu): sum of charged bytes of the LRU's entries
-	used     int64                            // GUARDED_BY(mu): sum of charged bytes
-	hits     int64                            // GUARDED_BY(mu)
-	misses   int64                            // GUARDED_BY(mu)
-	// INVARIANT: used == sum of e.charged over entries.
+	used     int64                            // GUARDED_BY(mu): sum of charged bytes, dropping included
+	// dropping is the charge of dropped entries whose files are not
+	// deleted yet: they count against the budget until they are gone, so
+	// that the budget holds on disk too. dropCond (on mu) is signalled
+	// when a deletion finished.
+	dropping int64 // GUARDED_BY(mu)
+	dropCond *sync.Cond
+	hits     int64 // GUARDED_BY(mu)
+	misses   int64 // GUARDED_BY(mu)
+	// INVARIANT: used == sum of e.charged over entries + dropping.
 	// INVARIANT: used <= MaxBytes, except after a recovery found more
 	//   dirty data than the budget (then nothing new is admitted until
 	//   uploads made room).
@@ -211,6 +214,7 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 	c := &Cache{opts: opts, dir: dir, client: client, log: opts.Logger, ctx: ctx, cancel: cancel,
 		byName: map[string]*Entry{}, entries: map[uint64]*Entry{}, lru: l, nextID: 1}
 	c.bgCond = sync.NewCond(&c.bgMu)
+	c.dropCond = sync.NewCond(&c.mu)
 	if err := c.lockDir(); err != nil {
 		cancel()
 		return nil, err
@@ -306,8 +310,8 @@ func (c *Cache) invariantsLocked() error {
 			lruSum += e.charged
 		}
 	}
-	if sum != c.used {
-		return fmt.Errorf("cache invariant: used %d != sum of charged %d", c.used, sum)
+	if c.dropping < 0 || sum+c.dropping != c.used {
+		return fmt.Errorf("cache invariant: used %d != sum of charged %d + dropping %d", c.used, sum, c.dropping)
 	}
 	if lruSum != c.lruBytes {
 		return fmt.Errorf("cache invariant: lruBytes %d != %d", c.lruBytes, lruSum)
@@ -386,16 +390,19 @@ func (c *Cache) dropLocked(e *Entry) {
 		delete(c.byName, e.name)
 	}
 	e.detached.Store(true)
-	c.used -= e.charged
 	freed := e.charged
 	e.charged = 0
+	c.dropping += freed // still in used until the files are gone
 	e.dropped.Store(true)
-	c.freeing.Add(freed)
 	id := e.id
 	c.goBackground(func() {
 		e.closeFile()
 		c.removeFiles(id)
-		c.freeing.Add(-freed)
+		c.mu.Lock()
+		c.dropping -= freed
+		c.used -= freed
+		c.dropCond.Broadcast()
+		c.unlockChecked()
 		close(e.gone)
 	})
 }
@@ -455,23 +462,42 @@ func (c *Cache) evictLocked(need int64) []evicted {
 	return victims
 }
 
-// reserveLocked charges e up to total bytes against MaxBytes, evicting
-// clean unpinned entries when needed. LOCKS_REQUIRED(c.mu)
-func (c *Cache) reserveLocked(e *Entry, total int64) ([]evicted, error) {
-	n := total - e.charged
+// errWait: room is being made (files of dropped entries are being
+// deleted); wait on dropCond and try again.
+var errWait = errors.New("cache: wait for deletions")
+
+// maxRoomWaits bounds the rounds of evicting and waiting of one
+// reservation (another process may be filling the file system).
+const maxRoomWaits = 100
+
+// roomLocked checks whether n more bytes fit the budget and, with MinFree,
+// the file system (free is a recent freeSpace; bytes reserved for
+// downloads and not written yet count as used). When they do not, it
+// evicts clean unpinned entries (oldest first) and returns errWait when
+// that, or the deletions already running, will make room, else
+// ErrNoSpace (evicting nothing). LOCKS_REQUIRED(c.mu)
+func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	var victims []evicted
-	if max := c.opts.MaxBytes; max > 0 && c.used+n > max {
-		victims = c.evictLocked(c.used + n - max)
-		if c.used+n > max {
-			return victims, ErrNoSpace
-		}
+	short := int64(0)
+	if max := c.opts.MaxBytes; max > 0 {
+		short = c.used + n - max
 	}
-	c.used += n
-	e.charged += n
-	return victims, nil
+	if free >= 0 {
+		short = max(short, c.opts.MinFree-(free-c.inflight.Load()-n))
+	}
+	if short <= 0 {
+		return nil, nil
+	}
+	if short > c.lruBytes+c.dropping {
+		return nil, ErrNoSpace
+	}
+	var victims []evicted
+	if need := short - c.dropping; need > 0 {
+		victims = c.evictLocked(need)
+	}
+	return victims, errWait
 }
 
 // freeSpace returns the free bytes of the cache file system (-1 when
@@ -487,65 +513,47 @@ func (c *Cache) freeSpace() int64 {
 	return int64(st.Bavail) * int64(st.Bsize)
 }
 
-// minFreeLocked checks that charging n more bytes keeps MinFree free on
-// the file system, evicting clean entries when that helps. free is a
-// recent freeSpace; bytes reserved for downloads but not written yet count
-// as used, files of dropped entries not yet deleted as free.
-// LOCKS_REQUIRED(c.mu)
-func (c *Cache) minFreeLocked(free, n int64) ([]evicted, error) {
-	if free < 0 || n <= 0 {
-		return nil, nil
-	}
-	short := c.opts.MinFree - (free + c.freeing.Load() - c.inflight.Load() - n)
-	if short <= 0 {
-		return nil, nil
-	}
-	victims := c.evictLocked(short)
-	if victims == nil {
-		c.log.Warn("cache file system low on space", "free", free, "min_free", c.opts.MinFree, "need", n)
-		return nil, ErrNoSpace
-	}
-	return victims, nil
-}
-
 // reserveTo makes sure e is charged at least total bytes (the budget and
-// the free space permitting), and returns the bytes added. download marks
+// the free space permitting), evicting and waiting for the deletion of
+// evicted files when needed, and returns the bytes added. download marks
 // them as not yet on disk (see Cache.inflight). LOCKS_EXCLUDED(c.mu)
 func (c *Cache) reserveTo(e *Entry, total int64, download bool) (int64, error) {
-	c.mu.Lock()
-	enough := e.charged >= total
-	c.mu.Unlock()
-	if enough {
-		return 0, nil
-	}
-	free := c.freeSpace()
-	c.mu.Lock()
-	n := total - e.charged
-	if n <= 0 {
+	var victims []evicted
+	defer func() { c.logEvicted(victims) }()
+	for waits := 0; ; waits++ {
+		c.mu.Lock()
+		enough := e.charged >= total
 		c.mu.Unlock()
-		return 0, nil
-	}
-	victims, err := c.reserveLocked(e, total)
-	if err == nil {
-		var more []evicted
-		more, err = c.minFreeLocked(free, n)
-		victims = append(victims, more...)
-		if err != nil {
-			c.used -= n
-			e.charged -= n
+		if enough {
+			return 0, nil
 		}
+		free := c.freeSpace()
+		c.mu.Lock()
+		n := total - e.charged
+		v, err := c.roomLocked(n, free)
+		victims = append(victims, v...)
+		if err == errWait && waits < maxRoomWaits {
+			c.dropCond.Wait()
+			c.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			used := c.used
+			c.mu.Unlock()
+			c.log.Warn("cache budget exhausted", "need", n, "used", used, "max", c.opts.MaxBytes,
+				"min_free", c.opts.MinFree)
+			return 0, ErrNoSpace
+		}
+		if n > 0 {
+			c.used += n
+			e.charged += n
+			if download {
+				c.inflight.Add(n)
+			}
+		}
+		c.unlockChecked()
+		return max(n, 0), nil
 	}
-	if err == nil && download {
-		c.inflight.Add(n)
-	}
-	used := c.used
-	c.unlockChecked()
-	c.logEvicted(victims)
-	if err != nil {
-		c.log.Warn("cache budget exhausted", "need", n, "used", used, "max", c.opts.MaxBytes, "err", err)
-		return 0, err
-	}
-	return n, nil
 }
 
 // releaseTo gives back bytes charged to e beyond keep. LOCKS_EXCLUDED(c.mu)
@@ -576,15 +584,34 @@ func (c *Cache) Lookup(name string) *Entry {
 // (ErrNoSpace when they do not fit).
 func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload bool) (*Entry, error) {
 	download := remote != nil && !skipDownload
-	free := int64(-1)
-	if download {
-		free = c.freeSpace() // before c.mu: statfs is a system call
-	}
-	for {
+	var victims []evicted
+	defer func() { c.logEvicted(victims) }()
+	for waits := 0; ; waits++ {
+		free := int64(-1)
+		if download {
+			free = c.freeSpace() // before c.mu: statfs is a system call
+		}
 		c.mu.Lock()
 		e := c.byName[name]
 		if e == nil {
-			break // with c.mu held
+			if !download {
+				break // with c.mu held
+			}
+			// Make room for the download before the entry exists.
+			v, err := c.roomLocked(remote.Size, free)
+			victims = append(victims, v...)
+			if err == errWait && waits < maxRoomWaits {
+				c.dropCond.Wait()
+				c.mu.Unlock()
+				continue // the name may have an entry now
+			}
+			if err != nil {
+				c.mu.Unlock()
+				c.log.Warn("cache budget exhausted: object not downloaded", "object", name, "bytes", remote.Size,
+					"max", c.opts.MaxBytes, "min_free", c.opts.MinFree)
+				return nil, ErrNoSpace
+			}
+			break // with c.mu held and room for the download
 		}
 		c.pinLocked(e) // keeps e from eviction while it is checked
 		c.mu.Unlock()
@@ -625,27 +652,11 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 		e.remoteLarge = remote.LargeObject
 		e.lastModified = remote.LastModified
 	}
-	var victims []evicted
 	if download {
 		e.size = remote.Size
-		var err error
-		victims, err = c.reserveLocked(e, remote.Size)
-		if err == nil {
-			var more []evicted
-			more, err = c.minFreeLocked(free, remote.Size)
-			victims = append(victims, more...)
-			if err != nil {
-				c.used -= e.charged
-				e.charged = 0
-			}
-		}
-		if err != nil {
-			c.unlockChecked()
-			c.log.Warn("cache budget exhausted: object not downloaded", "object", name, "bytes", remote.Size,
-				"max", c.opts.MaxBytes, "min_free", c.opts.MinFree)
-			return nil, err
-		}
-		c.inflight.Add(e.charged)
+		e.charged = remote.Size
+		c.used += remote.Size
+		c.inflight.Add(remote.Size)
 	}
 	c.entries[id] = e
 	c.byName[name] = e
@@ -656,7 +667,6 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 	e.opens = 1
 	c.misses++
 	c.unlockChecked()
-	c.logEvicted(victims)
 
 	fail := func(err error) (*Entry, error) {
 		e.mu.Lock()

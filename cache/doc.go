@@ -56,13 +56,16 @@
 // is admitted (so in-flight downloads count), and a write's new end before
 // the write, a little ahead (4 KiB steps for small files, 64 KiB from 1
 // MiB, 1 MiB from 16 MiB); the last close trims the charge to the 4 KiB
-// blocks the content occupies, so many small files cost what they use. When a charge does not fit, clean
-// unpinned entries are evicted (least recently unpinned first) until it
-// does; when it still does not fit, the download or write fails with
-// [ErrNoSpace] (ENOSPC) and changes nothing: data already written stays,
-// and stays dirty. Options.MinFree is checked at the same points, against
-// statfs, counting bytes reserved for downloads but not written yet as
-// used. The budget is hard for admission; only a recovery that finds
+// blocks the content occupies, so many small files cost what they use.
+// When a charge does not fit, clean unpinned entries are evicted (least
+// recently unpinned first) until it does; their files keep counting until
+// they are deleted, and the reservation waits for that, so the budget holds
+// on disk at every moment, not just in the books. When the evictable
+// entries cannot make room, the download or write fails with [ErrNoSpace]
+// (ENOSPC), evicts nothing and changes nothing: data already written
+// stays, and stays dirty. Options.MinFree is checked at the same points,
+// against statfs, counting bytes reserved for downloads but not written
+// yet as used. The budget is hard for admission; only a recovery that finds
 // more dirty data than a (lowered) budget leaves the cache above it, and
 // then nothing new is admitted until uploads made room.
 //

@@ -325,7 +325,9 @@ func count401(t *testing.T, container string) int {
 
 // A 6 GiB file written through the mount is uploaded as an SLO (1 GiB
 // segments), read back (from the cache, and cold from Swift through a
-// second mount), and renamed by copying its manifest only.
+// second mount), and renamed by copying its manifest only. About 11 minutes
+// on a 2-core VM shared with other work (race-enabled daemon); needs ~20 GB
+// of disk (the object in Swift and two caches).
 func TestWritebackLargeFile(t *testing.T) {
 	if os.Getenv("SWIFTFS_TEST_LARGE") != "1" {
 		t.Skip("set SWIFTFS_TEST_LARGE=1 to write, read back and rename a 6 GiB file (needs ~20 GB of disk, a few minutes)")
@@ -348,6 +350,7 @@ func TestWritebackLargeFile(t *testing.T) {
 	if !info.SLO || info.Size != size {
 		t.Fatalf("in Swift: SLO %v, size %d, want true, %d", info.SLO, info.Size, int64(size))
 	}
+	sloETag := info.ETag
 	segments := listNames(t, client, ".swiftfs-segments/")
 	if len(segments) != 6 {
 		t.Errorf("segments: %d, want 6: %q", len(segments), segments)
@@ -399,11 +402,11 @@ func TestWritebackLargeFile(t *testing.T) {
 	if !strings.Contains(string(out), strconv.FormatInt(size, 10)+" ") || !strings.Contains(string(out), "renamed.dat") {
 		t.Errorf("ls -l does not show renamed.dat with %d bytes:\n%s", int64(size), out)
 	}
-	start = time.Now()
-	if got, _ := md5Object(t, client, "renamed.dat"); got != sum {
-		t.Errorf("renamed.dat in Swift: MD5 %s, want %s", got, sum)
+	// The manifest copy refers to the same segments: same SLO ETag (the
+	// MD5 of the segments' ETags), same content (read above).
+	if info.ETag != sloETag {
+		t.Errorf("renamed.dat: ETag %s, want the original's %s", info.ETag, sloETag)
 	}
-	t.Logf("MD5 of the renamed object from Swift: %v", time.Since(start).Round(time.Second))
 }
 
 // syncRetry runs swiftfs sync until it succeeds, at most tries times: a
