@@ -308,9 +308,8 @@ w2() {
           rm -rf "$WORK/cache"
           mount_fs "$tool" "${CP}read" "$WORK/cache"
           EXPECT=$BIG_BYTES readfiles "$MNT/big" >/dev/null # fills the cache
-          # A re-read some time later: swiftfs verifies the MD5 of a parallel
-          # download in a second pass after the last byte came, and serves
-          # opens itself (no passthrough) until then.
+          # A re-read some time later, when the download's background work
+          # (swiftfs: an MD5 pass over a parallel download) is over.
           sleep "$WARM_WAIT"
           # The mount's page cache is dropped (fio's invalidate), the daemon's
           # cached copy stays in the host page cache.
