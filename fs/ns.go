@@ -2,9 +2,11 @@ package fs
 
 import (
 	"context"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
@@ -96,21 +98,15 @@ func (f *FS) listDir(ctx context.Context, dir string) (map[string]*nsEntry, *nsE
 	prefix := f.names.dirPrefix(dir)
 	fresh := map[string]*nsEntry{}
 	var self *nsEntry
-	marker := ""
-	for {
-		page, err := f.client.List(ctx, swiftclient.ListOptions{Prefix: prefix, Delimiter: "/", Marker: marker, Limit: f.opts.ListPageSize})
-		if err != nil {
-			return nil, nil, err
-		}
-		f.parsePage(dir, page.Entries, fresh, &self)
-		if !page.More || len(page.Entries) == 0 {
-			return fresh, self, nil
-		}
-		marker = page.NextMarker
-		if marker == "" {
-			marker = page.Entries[len(page.Entries)-1].Name
-		}
+	err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: prefix, Delimiter: "/", Limit: f.opts.ListPageSize},
+		func(entries []swiftclient.ObjectInfo) error {
+			f.parsePage(dir, entries, fresh, &self)
+			return nil
+		})
+	if err != nil {
+		return nil, nil, err
 	}
+	return fresh, self, nil
 }
 
 // parsePage adds one listing page of dir to fresh (and the directory's own
@@ -325,19 +321,18 @@ func (f *FS) forgetTree(dir string) {
 	}
 }
 
-// childNames returns dir's children sorted (deterministic readdir).
-func (f *FS) childNames(dir string) ([]string, map[string]nsEntry) {
+// dirEntries returns dir's children sorted by name (a deterministic
+// readdir), built under the lock without copying the entries.
+func (f *FS) dirEntries(dir string) []fuse.DirEntry {
 	f.nsMu.Lock()
-	defer f.nsMu.Unlock()
 	ds := f.dirLocked(dir)
-	names := make([]string, 0, len(ds.children))
-	m := make(map[string]nsEntry, len(ds.children))
+	list := make([]fuse.DirEntry, 0, len(ds.children))
 	for n, e := range ds.children {
-		names = append(names, n)
-		m[n] = *e
+		list = append(list, fuse.DirEntry{Name: n, Mode: e.mode()})
 	}
-	sort.Strings(names)
-	return names, m
+	f.nsMu.Unlock()
+	slices.SortFunc(list, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	return list
 }
 
 // onUploaded is the cache's callback after an upload: the object exists.

@@ -205,7 +205,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		if errno != 0 {
 			return nil, nil, 0, errno
 		}
-		n.fillAttr(cn.current(), ch.StableAttr().Ino, &out.Attr)
+		n.fillAttr(cn.currentAt(p, true), ch.StableAttr().Ino, &out.Attr)
 		n.timeouts(out)
 		return ch, fh, ff, 0
 	}
@@ -704,17 +704,11 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
 	var objs []swiftclient.ObjectInfo
-	marker := ""
-	for {
-		page, err := f.client.List(ctx, swiftclient.ListOptions{Prefix: sp, Marker: marker})
-		if err != nil {
-			return err
-		}
-		objs = append(objs, page.Entries...)
-		if !page.More || len(page.Entries) == 0 {
-			break
-		}
-		marker = page.Entries[len(page.Entries)-1].Name
+	if err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: sp}, func(entries []swiftclient.ObjectInfo) error {
+		objs = append(objs, entries...)
+		return nil
+	}); err != nil {
+		return err
 	}
 	if de != nil && de.markerName != "" {
 		if err := f.client.Delete(ctx, de.markerName, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {

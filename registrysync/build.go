@@ -203,25 +203,18 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 
 // listAll calls fn for every object under prefix, page by page.
 func listAll(ctx context.Context, c swiftclient.Client, prefix string, fn func(swiftclient.ObjectInfo)) error {
-	marker := ""
-	for {
-		page, err := c.List(ctx, swiftclient.ListOptions{Prefix: prefix, Marker: marker})
-		if err != nil {
-			return fmt.Errorf("listing %q: %w", prefix, err)
-		}
-		for _, e := range page.Entries {
+	err := swiftclient.ListPages(ctx, c, swiftclient.ListOptions{Prefix: prefix}, func(entries []swiftclient.ObjectInfo) error {
+		for _, e := range entries {
 			if !e.Subdir {
 				fn(e)
 			}
 		}
-		if !page.More || len(page.Entries) == 0 {
-			return nil
-		}
-		marker = page.NextMarker
-		if marker == "" {
-			marker = page.Entries[len(page.Entries)-1].Name
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("listing %q: %w", prefix, err)
 	}
+	return nil
 }
 
 // matchObjects lists the prefix and keeps the objects that match t (one
