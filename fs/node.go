@@ -89,6 +89,14 @@ func (n *node) fillAttr(a attrs, ino uint64, out *fuse.Attr) {
 // current returns the node's attributes, with the live size and mtime of
 // an open or dirty copy.
 func (n *node) current() attrs {
+	p, ok := n.path()
+	return n.currentAt(p, ok)
+}
+
+// currentAt is current for a node whose path the caller knows (a child
+// being looked up is not in the tree yet: asking the tree for its path
+// would find it orphaned). hasPath is false for an orphaned node.
+func (n *node) currentAt(p string, hasPath bool) attrs {
 	n.mu.Lock()
 	a := n.a
 	e := n.entry
@@ -99,11 +107,9 @@ func (n *node) current() attrs {
 		a.size = e.Size()
 	} else if lf != nil {
 		a.size = lf.size()
-	} else if a.kind == kindFile {
-		if p, ok := n.path(); ok {
-			if ce := n.fsys.cache.Lookup(n.fsys.names.object(p)); ce != nil && ce.Dirty() {
-				a.size = ce.Size()
-			}
+	} else if a.kind == kindFile && hasPath {
+		if ce := n.fsys.cache.Lookup(n.fsys.names.object(p)); ce != nil && ce.Dirty() {
+			a.size = ce.Size()
 		}
 	}
 	if written.After(a.mtime) {
@@ -168,7 +174,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 		}
 		cn.mu.Unlock()
 	}
-	n.fillAttr(cn.current(), ch.StableAttr().Ino, &out.Attr)
+	n.fillAttr(cn.currentAt(p, true), ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
 	return ch, 0
 }
@@ -231,15 +237,11 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if err := n.fsys.ensureListed(ctx, dir); err != nil {
 		return nil, n.fsys.fail("readdir", dir, err)
 	}
-	names, m := n.fsys.childNames(dir)
-	list := make([]fuse.DirEntry, 0, len(names))
-	for _, name := range names {
-		e := m[name]
-		ino := uint64(0)
-		if ch := n.GetChild(name); ch != nil {
-			ino = ch.StableAttr().Ino
+	list := n.fsys.dirEntries(dir)
+	for i := range list {
+		if ch := n.GetChild(list[i].Name); ch != nil {
+			list[i].Ino = ch.StableAttr().Ino
 		}
-		list = append(list, fuse.DirEntry{Name: name, Mode: e.mode(), Ino: ino})
 	}
 	return gofs.NewListDirStream(list), 0
 }
@@ -385,7 +387,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	} else if e != nil {
 		return nil, syscall.EEXIST
 	}
-	if f.cache.Lookup(f.names.object(p)) != nil && f.cache.Lookup(f.names.object(p)).Dirty() {
+	if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
 		return nil, syscall.EEXIST
 	}
 	uid, gid := caller(ctx)
