@@ -80,12 +80,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	copts := swiftclient.Options{Container: container, PasswordFile: cfg.passwordFile, Logger: log,
-		UserAgent: "swiftfs/" + version}
-	log.Info("connecting to Swift", "auth", swiftclient.DescribeAuth(copts), "container", container, "prefix", prefix)
-	client, err := swiftclient.New(cctx, copts)
-	cancel()
+	client, err := connectSwift(ctx, container, cfg.passwordFile, log, "prefix", prefix)
 	if err != nil {
 		return err
 	}
@@ -100,7 +95,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	// the file system exists: fsysRef is set once it does.
 	var fsysRef atomic.Pointer[fs.FS]
 	validate := fitsValidator(cfg.fitsCheck, log)
-	cdir := cacheSubdir(cfg.cacheDir, authURLOf(copts), container, prefix)
+	cdir := cacheSubdir(cfg.cacheDir, authURL(), container, prefix)
 	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 		return fmt.Errorf("cache directory: %w", err)
 	}
@@ -179,13 +174,26 @@ func cmdMount(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func authURLOf(o swiftclient.Options) string {
+// authURL is the endpoint the credentials in the environment name (part of
+// the cache directory's identity).
+func authURL() string {
 	for _, k := range []string{"OS_AUTH_URL", "ST_AUTH", "OS_STORAGE_URL"} {
 		if v := os.Getenv(k); v != "" {
 			return v
 		}
 	}
 	return ""
+}
+
+// connectSwift authenticates and checks the container (at most 30 s),
+// logging which auth is used (never a secret). Both `mount` and
+// `registry` connect through it.
+func connectSwift(ctx context.Context, container, passwordFile string, log *slog.Logger, logAttrs ...any) (swiftclient.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	copts := swiftclient.Options{Container: container, PasswordFile: passwordFile, Logger: log, UserAgent: "swiftfs/" + version}
+	log.Info("connecting to Swift", append([]any{"auth", swiftclient.DescribeAuth(copts), "container", container}, logAttrs...)...)
+	return swiftclient.New(ctx, copts)
 }
 
 type unmounter interface{ Unmount() error }

@@ -187,7 +187,12 @@ func flagSet(cfg *config) *flag.FlagSet {
 			panic(fmt.Sprintf("default of --%s: %v", o.name, err))
 		}
 		v := &optValue{o: o, cfg: cfg, isBool: o.def == "true" || o.def == "false", current: o.def}
-		fs.Var(v, o.name, fmt.Sprintf("%s (default %q)", o.help, o.def))
+		// flag prints "(default …)" itself, for every non-empty default.
+		usage := o.help
+		if o.def == "" {
+			usage += " (default: none)"
+		}
+		fs.Var(v, o.name, usage)
 	}
 	return fs
 }
@@ -200,8 +205,11 @@ func markdownTable() string {
 	sort.SliceStable(opts, func(i, j int) bool { return opts[i].group < opts[j].group })
 	for _, o := range opts {
 		def := o.def
-		if o.name == "cache-dir" {
+		switch {
+		case o.name == "cache-dir":
 			def = "$XDG_CACHE_HOME/swiftfs or ~/.cache/swiftfs"
+		case def == "":
+			def = "none"
 		}
 		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", o.name, def, o.group, o.help)
 	}

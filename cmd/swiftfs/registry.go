@@ -10,10 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/swiftfs/swiftfs/registrysync"
-	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 const registryUsage = `Usage:
@@ -94,14 +92,6 @@ func parseRegistryArgs(fset *flag.FlagSet, args []string, stderr io.Writer, syno
 }
 
 // registryClient connects to the container like `swiftfs mount` does.
-func registryClient(ctx context.Context, container string, rf *registryFlags, log *slog.Logger) (swiftclient.Client, error) {
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	copts := swiftclient.Options{Container: container, PasswordFile: rf.passwordFile, Logger: log, UserAgent: "swiftfs/" + version}
-	log.Info("connecting to Swift", "auth", swiftclient.DescribeAuth(copts), "container", container)
-	return swiftclient.New(cctx, copts)
-}
-
 func registryLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -153,7 +143,7 @@ func cmdRegistryBuild(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client, err := registryClient(ctx, container, &rf, log)
+	client, err := connectSwift(ctx, container, rf.passwordFile, log)
 	if err != nil {
 		return err
 	}
@@ -216,7 +206,7 @@ func cmdRegistryCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client, err := registryClient(ctx, container, &rf, log)
+	client, err := connectSwift(ctx, container, rf.passwordFile, log)
 	if err != nil {
 		return err
 	}
