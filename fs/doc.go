@@ -116,7 +116,7 @@
 // they may be nested (a lock may be taken while holding the ones before it,
 // never the ones after it):
 //
-//	node.mu  →  cache.Entry.mu  →  cache.Cache.mu  →  cache's writeback.mu
+//	FS.renameMu  →  node.mu  →  cache.Entry.mu  →  cache.Cache.mu  →  cache's writeback.mu
 //
 // FS.nsMu, FS.warnMu, FS.statMu and handle.mu are leaves: nothing else is
 // taken while one of them is held. In plain words:
@@ -132,8 +132,14 @@
 //   - node.mu and FS.nsMu are never held together; two nodes' mu are never
 //     held together (a rename takes neither; go-fuse orders its own tree
 //     locks).
-//   - No swiftfs lock is held while calling go-fuse's Inode methods (Path,
-//     GetChild, NewInode), which take go-fuse's locks.
+//   - FS.renameMu (held exclusively by Rename, shared by Open) is the one
+//     lock held across Swift calls and go-fuse's Inode methods: go-fuse
+//     takes only its own tree locks there and never calls back into us.
+//     Open, holding it shared, may wait (settleReplaced) for go-fuse to
+//     move a renamed-over node out of the tree; go-fuse does that after
+//     Rename returned, without any swiftfs lock.
+//   - No other swiftfs lock is held while calling go-fuse's Inode methods
+//     (Path, GetChild, NewInode), which take go-fuse's locks.
 //   - The cache calls back into FS (Options.OnUploaded, which takes
 //     FS.nsMu) with none of its own locks held.
 //   - FS.statMu is held across the container HEAD of statfs, so concurrent

@@ -176,7 +176,10 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		return 0
 	}
 	p, ok := n.path()
-	if ok && h.e.Dirty() {
+	h.mu.Lock()
+	wrote := h.wrote
+	h.mu.Unlock()
+	if ok && wrote && h.e.Dirty() {
 		n.stampForUpload(p, h.e)
 	}
 	n.mu.Lock()

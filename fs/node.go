@@ -34,6 +34,42 @@ type node struct {
 	local     *localFile   // GUARDED_BY(mu): content of a local-only file
 	unlinked  bool         // GUARDED_BY(mu)
 	written   time.Time    // GUARDED_BY(mu): last write through an open handle
+	// replaced is set (under FS.renameMu) when a rename puts another file
+	// at this node's name: the node stands for the old file from then on,
+	// even in the moment before go-fuse moves it out of the tree.
+	replaced bool // GUARDED_BY(mu)
+	// attrAt is the time of the last chmod/chown/utimes here: for
+	// OverlayWindow the node's own values win over namespace entries (a
+	// lookup may hold a copy read before the change).
+	attrAt time.Time // GUARDED_BY(mu)
+}
+
+// refreshAttrs takes e's attributes, keeping mode, owner and mtime set by
+// a recent chmod/chown/utimes on this node. LOCKS_REQUIRED(n.mu)
+func (n *node) refreshAttrsLocked(e attrs) {
+	if !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow {
+		e.perm, e.uid, e.gid, e.mtime, e.explicit = n.a.perm, n.a.uid, n.a.gid, n.a.mtime, n.a.explicit
+	}
+	n.a = e
+}
+
+// isReplaced reports whether a rename put another file at n's name.
+func (n *node) isReplaced() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.replaced
+}
+
+// settleReplaced waits (briefly) until go-fuse has taken a replaced node
+// out of the tree: it does so right after Rename returns, and until then
+// the tree would still give the old node for the name.
+func (n *node) settleReplaced() {
+	for i := 0; i < 2000 && n.isReplaced(); i++ {
+		if _, ok := n.path(); !ok {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 var (
@@ -131,11 +167,19 @@ func (f *FS) kernelTTL() time.Duration { return min(time.Second, f.opts.Metadata
 // type so that st_ino stays stable while the kernel knows it.
 func (n *node) childNode(ctx context.Context, name string, e *nsEntry) *gofs.Inode {
 	if ch := n.GetChild(name); ch != nil {
+		if cn, ok := ch.Operations().(*node); ok && cn.isReplaced() {
+			// Renamed over a moment ago: wait for go-fuse to put the new
+			// file's node here instead of handing out the old one.
+			cn.settleReplaced()
+			ch = n.GetChild(name)
+		}
+	}
+	if ch := n.GetChild(name); ch != nil {
 		if cn, ok := ch.Operations().(*node); ok && cn.kind == e.kind {
 			cn.mu.Lock()
 			if cn.entry == nil && cn.local == nil {
-				cn.a = e.attrs
-			} else {
+				cn.refreshAttrsLocked(e.attrs)
+			} else if cn.attrAt.IsZero() || n.fsys.now().Sub(cn.attrAt) >= n.fsys.opts.OverlayWindow {
 				cn.a.perm, cn.a.uid, cn.a.gid = e.perm, e.uid, e.gid
 			}
 			cn.mu.Unlock()
@@ -183,13 +227,13 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if n != n.fsys.root {
 		n.mu.Lock()
-		open := n.entry != nil || n.local != nil || n.unlinked
+		open := n.entry != nil || n.local != nil || n.unlinked || n.replaced
 		n.mu.Unlock()
 		if !open {
 			if p, ok := n.path(); ok {
 				if e, err := n.fsys.lookupEntry(ctx, p); err == nil && e != nil && e.kind == n.kind {
 					n.mu.Lock()
-					n.a = e.attrs
+					n.refreshAttrsLocked(e.attrs)
 					n.mu.Unlock()
 				}
 			}

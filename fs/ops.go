@@ -57,7 +57,6 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if f.opts.ReadOnly && write {
 		return nil, 0, syscall.EROFS
 	}
-	p, ok := n.path()
 	n.mu.Lock()
 	if n.local != nil {
 		lf := n.local
@@ -68,16 +67,27 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		}
 		return &handle{n: n, lf: lf, flags: flags}, 0, 0
 	}
-	cur := n.entry
 	n.mu.Unlock()
-	if !ok && cur == nil {
-		return nil, 0, syscall.ENOENT
+	// The name and what it holds are read under renameMu, after any rename
+	// in progress: a node renamed over is the old file, never the new one.
+	f.renameMu.RLock()
+	defer f.renameMu.RUnlock()
+	p, ok := n.path()
+	n.mu.Lock()
+	cur, replaced := n.entry, n.replaced
+	n.mu.Unlock()
+	if cur == nil && (replaced || !ok) {
+		// The kernel opened a name it looked up before a rename or unlink
+		// replaced it; ESTALE makes it look the name up again (and find the
+		// new file, or nothing). The old file's content is gone from Swift.
+		if replaced {
+			n.settleReplaced()
+		}
+		return nil, 0, syscall.ESTALE
 	}
 	obj := f.names.object(p)
 	var remote *swiftclient.ObjectInfo
 	dlo := false
-	f.renameMu.RLock()
-	defer f.renameMu.RUnlock()
 	if cur == nil {
 		ne, err := f.lookupEntry(ctx, p)
 		if err != nil {
@@ -289,6 +299,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 			n.written = t
 		}
 		n.a.explicit = true
+		n.attrAt = f.now()
 		a := n.a
 		local := n.local != nil
 		n.mu.Unlock()
@@ -646,7 +657,23 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		}
 		return syscall.EXDEV
 	}
+	// The node at dst (if the kernel knows one) is the old file from now
+	// on: opens through it must not get the new content (see Open).
+	var over *node
+	if ch := np.GetChild(newName); ch != nil {
+		if on, ok := ch.Operations().(*node); ok && ch != n.GetChild(name) {
+			over = on
+			over.mu.Lock()
+			over.replaced = true
+			over.mu.Unlock()
+		}
+	}
 	if err := f.renameFile(ctx, src, dst, se, de); err != nil {
+		if over != nil {
+			over.mu.Lock()
+			over.replaced = false
+			over.mu.Unlock()
+		}
 		return f.fail("rename", src, err)
 	}
 	f.keepDir(ctx, sdir)

@@ -132,15 +132,9 @@ class Run:
 
 
 # Parts that fail because of open swiftfs bugs (docs/SEMANTICS.md, "Known
-# gaps"): a reader racing a rename over the file it opens can get ENOENT or
-# a copy that is being replaced.
-_RACE = "a reader racing rename-over can see ENOENT or the other racer's copy (SEMANTICS.md Known gaps)"
-KNOWN_BUGS = {
-    "write_once:race-same": _RACE,
-    "write_once:race-diff": _RACE,
-    "write_once:race-remount": _RACE,
-    "safe_filename:readers": _RACE,
-}
+# gaps"), as "idiom:part": reason. They still run; a failure is reported as
+# "left out: known bug". Empty: no known bug.
+KNOWN_BUGS = {}
 
 
 def main(idiom, fn):
