@@ -96,13 +96,22 @@
 // upload). With Options.SyncWriteBack, Release uploads and returns the
 // result. [Entry.Sync] (fsync) is a barrier: it uploads now, waiting for an
 // upload in flight first, and returns the upload's error. An upload sends
-// the file's MD5 as ETag so that Swift verifies the body, from the data
-// file itself (seekable, so that the client can resend it after
-// re-authenticating). Writes during an upload are allowed: an upload makes
-// the entry clean only if no write began or was still running while it
-// read the file (Entry.gen, Entry.writing); else the entry stays dirty and
-// is uploaded again, at once for a waiting fsync when Swift refused a body
-// that changed under it (422).
+// the data file itself (seekable, so that the client can resend it after
+// re-authenticating), reading it once: swiftclient hashes the body while
+// sending it and compares with the ETag Swift computed (ErrCorrupted, and a
+// retry, on a mismatch). An MD5 pass before the PUT would cost a second
+// read of the file (about a quarter of the upload time on 2 cores; see
+// docs/BENCHMARKS.md). Writes during an upload are allowed and the first
+// one cuts it short before it changes the file (uploadGuard: the upload's
+// reads stop, then its context is cancelled with errWritten), so Swift
+// never stores a mix of two versions. When a write is already running as
+// the upload starts, the upload falls back to an MD5 pass first and sends
+// it as ETag (Swift refuses a body that changed under it, 422). Either way
+// an upload makes the entry clean only if no write began or was still
+// running while it read the file (Entry.gen, Entry.writing); else the
+// entry stays dirty and is uploaded again, at once for a waiting fsync.
+// Files above the segment size (SLO) and copies made by PrepareUpload
+// keep their own paths (segments are hashed before each PUT).
 //
 // Rename and Remove stop an upload in flight. After a rename the entry is
 // uploaded under its new name. When a stopped upload reached Swift all the
@@ -171,6 +180,9 @@
 //     held across disk or Swift I/O, and no Entry.mu is taken while it is
 //     held; code holding it calls only *Locked helpers.
 //   - writeback.mu guards the queue's due times and is a leaf.
+//   - uploadGuard.mu is a leaf: writers take it under Entry.mu to stop an
+//     upload's reads; the upload's reads take it alone, around each read
+//     of the file.
 //   - No code holds two Entry.mu at once: Rename and Remove drop one entry's
 //     lock before dealing with another, and start again when the index
 //     changed meanwhile.

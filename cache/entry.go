@@ -62,6 +62,7 @@ type Entry struct {
 	uploading    bool                    // GUARDED_BY(mu)
 	uploadDone   chan struct{}           // GUARDED_BY(mu)
 	uploadCancel context.CancelCauseFunc // GUARDED_BY(mu)
+	uploadGuard  *uploadGuard            // GUARDED_BY(mu): set while an upload streams the file unverified (putLive)
 	commits      int64                   // GUARDED_BY(mu): uploads that reached Swift under the entry's name
 	attempts     int                     // GUARDED_BY(mu): failed uploads since the last success
 	lastErr      error                   // GUARDED_BY(mu)
@@ -378,6 +379,7 @@ func (e *Entry) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	f := e.f
+	e.stopLiveUploadLocked()
 	e.gen++
 	e.writing++
 	e.mu.Unlock()
@@ -390,6 +392,17 @@ func (e *Entry) WriteAt(p []byte, off int64) (int, error) {
 	e.writing--
 	e.mu.Unlock()
 	return n, err
+}
+
+// stopLiveUploadLocked cuts short an upload that streams the file
+// unverified (writeback.putLive) before the file changes: the upload's
+// reads stop first, then it is cancelled. LOCKS_REQUIRED(mu)
+func (e *Entry) stopLiveUploadLocked() {
+	if g := e.uploadGuard; g != nil {
+		e.uploadGuard = nil
+		g.stop()
+		e.uploadCancel(errWritten)
+	}
 }
 
 // Truncate changes the content length (no change when it is the same).
@@ -416,6 +429,7 @@ func (e *Entry) Truncate(size int64) error {
 	if err := e.markDirtyLocked(); err != nil {
 		return err
 	}
+	e.stopLiveUploadLocked()
 	if err := e.f.Truncate(size); err != nil {
 		return err
 	}

@@ -39,12 +39,17 @@ type testClient struct {
 	putHook func(ctx context.Context, name string) error // GUARDED_BY(mu)
 	// afterPut, when set, runs after every successful Put.
 	afterPut func(name string) // GUARDED_BY(mu)
+	// wrapBody, when set, wraps every Put's body (to pause it part-way).
+	wrapBody func(io.ReadSeeker) io.ReadSeeker // GUARDED_BY(mu)
 }
 
 func (tc *testClient) Put(ctx context.Context, name string, body io.ReadSeeker, size int64, opts swiftclient.PutOptions) (swiftclient.ObjectInfo, error) {
 	tc.mu.Lock()
-	h := tc.putHook
+	h, wrap := tc.putHook, tc.wrapBody
 	tc.mu.Unlock()
+	if wrap != nil && body != nil {
+		body = wrap(body)
+	}
 	if h != nil {
 		if err := h(ctx, name); err != nil {
 			return swiftclient.ObjectInfo{}, err

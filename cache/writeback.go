@@ -19,6 +19,7 @@ import (
 var (
 	errRenamed = errors.New("cache: renamed during upload")
 	errRemoved = errors.New("cache: removed during upload")
+	errWritten = errors.New("cache: written during upload")
 )
 
 // writeback is the upload queue: dirty entries wait for their due time
@@ -275,7 +276,7 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 	}
 
 	e.mu.Lock()
-	e.uploading, e.uploadDone, e.uploadCancel = false, nil, nil
+	e.uploading, e.uploadDone, e.uploadCancel, e.uploadGuard = false, nil, nil, nil
 	defer close(done)
 	var ce *ConflictError
 	switch {
@@ -304,10 +305,10 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 		}
 		return nil, wait && cause == errRenamed
 
-	case errors.Is(err, swiftclient.ErrCorrupted) && e.gen != s.gen && !e.detached.Load():
-		// The file was written while it was read for the upload, and
-		// Swift refused a body that did not match its MD5: not a failure,
-		// upload the new content.
+	case (errors.Is(err, swiftclient.ErrCorrupted) || (ctx.Err() == nil && cause == errWritten)) && e.gen != s.gen && !e.detached.Load():
+		// The file was written while it was read for the upload: Swift
+		// refused a body that did not match its MD5, or the write cut the
+		// upload short (uploadGuard). Not a failure: upload the new content.
 		requeue := !wait && e.opens == 0 && e.dirty
 		e.mu.Unlock()
 		c.log.Debug("file changed during its upload; uploading again", "object", s.name)
@@ -483,14 +484,73 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 			gen = -1 // a prepared copy: nothing to resume
 		}
 		res, err = w.putSLO(ctx, e, target, f, size, gen, s.ct, meta)
+	} else if f == s.f {
+		res.info, err = w.putLive(ctx, e, s, target, size, meta)
 	} else {
-		res.info, err = w.putWhole(ctx, target, f, size, s.ct, meta)
+		// A prepared private copy: nothing writes it.
+		res.info, err = w.c.client.Put(ctx, target, io.NewSectionReader(f, 0, size), size,
+			swiftclient.PutOptions{ContentType: s.ct, Meta: meta})
 	}
 	if err == nil && conflict != nil {
 		err = conflict
 	}
 	return res, err
 }
+
+// putLive uploads the entry's own cache file, which writers may change
+// while it is sent. It streams the file once: swiftclient hashes the body
+// as it goes and compares with the ETag Swift computed (ErrCorrupted on a
+// mismatch), and an uploadGuard makes the first write after the upload
+// began cut the upload short, so Swift never stores a mix of two
+// versions. When a write is already under way, it falls back to putWhole
+// (MD5 first, sent as ETag: Swift refuses a body that changed).
+func (w *writeback) putLive(ctx context.Context, e *Entry, s snapshot, name string, size int64, meta map[string]string) (swiftclient.ObjectInfo, error) {
+	g := &uploadGuard{}
+	e.mu.Lock()
+	quiet := e.gen == s.gen && e.writing == 0 && e.uploading && e.uploadGuard == nil
+	if quiet {
+		e.uploadGuard = g
+	}
+	e.mu.Unlock()
+	if !quiet {
+		return w.putWhole(ctx, name, s.f, size, s.ct, meta)
+	}
+	body := &guardedReader{g: g, r: io.NewSectionReader(s.f, 0, size)}
+	return w.c.client.Put(ctx, name, body, size, swiftclient.PutOptions{ContentType: s.ct, Meta: meta})
+}
+
+// uploadGuard stops an upload's reads of a cache file before a write
+// changes the file: the upload then ends with errWritten instead of
+// sending bytes of two versions. Its lock is a leaf, taken under
+// Entry.mu by writers (stop) and alone by the upload's reads.
+type uploadGuard struct {
+	mu      sync.RWMutex
+	stopped bool // GUARDED_BY(mu)
+}
+
+// stop waits for a read in progress and makes every later read fail.
+func (g *uploadGuard) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+}
+
+// guardedReader reads the cache file for an upload until its guard stops.
+type guardedReader struct {
+	g *uploadGuard
+	r io.ReadSeeker
+}
+
+func (r *guardedReader) Read(p []byte) (int, error) {
+	r.g.mu.RLock()
+	defer r.g.mu.RUnlock()
+	if r.g.stopped {
+		return 0, errWritten
+	}
+	return r.r.Read(p)
+}
+
+func (r *guardedReader) Seek(off int64, whence int) (int64, error) { return r.r.Seek(off, whence) }
 
 func (w *writeback) putWhole(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string) (swiftclient.ObjectInfo, error) {
 	h := md5.New()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -276,6 +277,73 @@ func TestWriteDuringUpload(t *testing.T) {
 			waitFor(t, "the last version uploaded", func() bool { got, _ := ev.data("f"); return got == "two" })
 			waitFor(t, "clean", func() bool { return !e.Dirty() })
 		})
+	}
+}
+
+// pausingBody pauses once, after its first read, until resume is closed.
+type pausingBody struct {
+	r      io.ReadSeeker
+	once   sync.Once
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func (b *pausingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.once.Do(func() { close(b.paused); <-b.resume })
+	return n, err
+}
+
+func (b *pausingBody) Seek(off int64, whence int) (int64, error) { return b.r.Seek(off, whence) }
+
+// A write while the upload streams the file (read once, no MD5 pass
+// before) cuts the upload short: Swift never stores a mix of the bytes
+// before and after the write, and the new content is uploaded next.
+func TestWriteWhileBodyStreams(t *testing.T) {
+	ev := newEnv(t, nil)
+	const size = 1 << 20
+	one, two := bytes.Repeat([]byte("1"), size), bytes.Repeat([]byte("2"), size)
+	pb := &pausingBody{paused: make(chan struct{}), resume: make(chan struct{})}
+	var stored []string
+	ev.client.mu.Lock()
+	ev.client.wrapBody = func(r io.ReadSeeker) io.ReadSeeker {
+		if pb.r == nil {
+			pb.r = r
+			return pb
+		}
+		return r
+	}
+	ev.client.afterPut = func(name string) {
+		got, _ := ev.data(name)
+		stored = append(stored, got)
+	}
+	ev.client.mu.Unlock()
+	e, _ := ev.c.Open("f", nil, true)
+	if _, err := e.WriteAt(one, 0); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- e.Sync(context.Background()) }()
+	<-pb.paused // part of "one" is sent
+	if _, err := e.WriteAt(two, 0); err != nil {
+		t.Fatal(err)
+	}
+	close(pb.resume)
+	if err := <-errc; err != nil {
+		t.Fatalf("fsync: %v", err)
+	}
+	ev.c.Release(e)
+	waitFor(t, "the last version uploaded", func() bool { got, _ := ev.data("f"); return got == string(two) })
+	waitFor(t, "clean", func() bool { return !e.Dirty() })
+	ev.client.mu.Lock()
+	defer ev.client.mu.Unlock()
+	for i, got := range stored {
+		if got != string(one) && got != string(two) {
+			t.Errorf("upload %d stored a mix of two versions (%d bytes, %d of them '1')", i, len(got), strings.Count(got, "1"))
+		}
+	}
+	if len(stored) == 0 {
+		t.Error("nothing was uploaded")
 	}
 }
 
