@@ -37,6 +37,11 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 			DisableXAttrs: true,
 			Debug:         mo.Debug,
 			DirectMount:   true,
+			// go-fuse would try to splice every read reply through a pipe,
+			// which cannot hold 1 MiB plus a header at the default
+			// pipe-max-size: each read failed over to a copy and logged.
+			DisableSplice: true,
+			Logger:        log.New(slogWriter{f}, "", 0),
 			Options:       []string{"default_permissions"},
 		},
 		EntryTimeout:    &ttl,
