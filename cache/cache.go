@@ -1019,6 +1019,12 @@ func (c *Cache) Close(timeout time.Duration) error {
 	return err
 }
 
+// ChecksConflict reports whether uploads of name are checked against the
+// version in Swift (Options.CheckConflict).
+func (c *Cache) ChecksConflict(name string) bool {
+	return c.opts.CheckConflict != nil && c.opts.CheckConflict(name)
+}
+
 // SetConflictBase records, for a dirty entry, which version of the object
 // in Swift it is meant to replace (etag "" for none): after a rename over
 // an object, it is the overwritten object's version, not the version the

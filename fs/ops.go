@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -709,6 +710,11 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 		}
 		ne.remote = de != nil && de.remote
 	} else if se.remote || moved {
+		if f.cache.ChecksConflict(dobj) {
+			if err := f.checkReplaced(ctx, dobj, de); err != nil {
+				return err
+			}
+		}
 		info, err := f.client.Copy(ctx, sobj, dobj, swiftclient.CopyOptions{ManifestOnly: se.large})
 		if err != nil {
 			return err
@@ -724,6 +730,34 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 	f.removeEntry(src)
 	f.setEntry(dst, &ne)
 	return nil
+}
+
+// errReplacedChanged refuses a rename over a registry that another client
+// changed (see checkReplaced); it maps to EIO.
+var errReplacedChanged = errors.New("the object was changed in Swift by another client since this mount last listed it; rename refused, both versions kept")
+
+// checkReplaced is the conflict check of a rename over a registry whose
+// source is already in Swift (its pending upload would be checked by the
+// cache instead): the COPY must replace the version this mount knows at
+// dst, not a newer one written by another mount meanwhile. Nothing is lost
+// when it refuses: the source keeps its name, the other version stays.
+func (f *FS) checkReplaced(ctx context.Context, dobj string, de *nsEntry) error {
+	base := ""
+	if de != nil && de.remote {
+		base = de.etag
+	}
+	st, err := f.client.Stat(ctx, dobj)
+	switch {
+	case errors.Is(err, swiftclient.ErrNotFound):
+		if base == "" {
+			return nil
+		}
+	case err != nil:
+		return err
+	case base != "" && st.ETag == base:
+		return nil
+	}
+	return fmt.Errorf("%w (object %q: known ETag %q, in Swift %q)", errReplacedChanged, dobj, base, st.ETag)
 }
 
 // renameDir copies every object under src to dst and deletes the
