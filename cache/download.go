@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"regexp"
-	"sync"
 	"sync/atomic"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
@@ -233,105 +232,4 @@ func copyProgress(f io.WriterAt, r io.Reader, off int64, h hash.Hash, progress f
 			return n, err
 		}
 	}
-}
-
-func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo, dl *dlBudget) error {
-	chunk := c.opts.DownloadChunk
-	var spans []span
-	for s := int64(0); s < remote.Size; s += chunk {
-		spans = append(spans, span{start: s, end: min(s+chunk, remote.Size)})
-	}
-	e.mu.Lock()
-	e.avail = 0
-	e.chunks = spans
-	f := e.f
-	e.mu.Unlock()
-	work := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for w := 0; w < c.opts.DownloadStreams; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if err := c.fetchSpan(ctx, e, f, remote, i, dl); err != nil {
-					mu.Lock()
-					if firstErr == nil || errors.Is(firstErr, context.Canceled) {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
-	for i := range spans {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if !remote.LargeObject && md5Hex.MatchString(remote.ETag) {
-		h := md5.New()
-		if _, err := io.Copy(h, io.NewSectionReader(f, 0, remote.Size)); err != nil {
-			return err
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != remote.ETag {
-			return &swiftclient.Error{Kind: swiftclient.ErrCorrupted, Op: "get", Name: remote.Name,
-				Err: fmt.Errorf("MD5 %s of the downloaded content differs from ETag %s", got, remote.ETag)}
-		}
-	}
-	return nil
-}
-
-func (c *Cache) fetchSpan(ctx context.Context, e *Entry, f io.WriterAt, remote swiftclient.ObjectInfo, i int, dl *dlBudget) error {
-	e.mu.Lock()
-	s := e.chunks[i]
-	e.mu.Unlock()
-	name := remote.Name
-	var lastErr error
-	for attempt := 0; attempt < downloadAttempts; attempt++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		off := s.start + s.done
-		rc, info, err := c.client.Get(ctx, name, off, s.end-off)
-		if err != nil {
-			lastErr = err
-			if !swiftclient.IsTransient(err) {
-				return err
-			}
-			continue
-		}
-		if !sameVersion(remote, info) {
-			rc.Close()
-			info.Name = name
-			return &changedError{info: info}
-		}
-		n, err := copyProgress(f, io.LimitReader(rc, s.end-off), off, nil, func(end, m int64) {
-			dl.wrote(m)
-			e.mu.Lock()
-			e.chunks[i].done = end - s.start
-			e.cond.Broadcast()
-			e.mu.Unlock()
-		})
-		rc.Close()
-		s.done += n
-		if err == nil && s.start+s.done == s.end {
-			return nil
-		}
-		if err == nil {
-			err = fmt.Errorf("short range read: %d of %d bytes", s.done, s.end-s.start)
-		}
-		lastErr = &swiftclient.Error{Kind: swiftclient.ErrUnavailable, Op: "get", Name: name, Err: err}
-	}
-	return lastErr
 }

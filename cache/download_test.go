@@ -96,8 +96,8 @@ func TestOpenRevalidates(t *testing.T) {
 }
 
 // A read returns as soon as its bytes are on disk, while the rest of a
-// large object is still being downloaded; a read of later bytes waits (and
-// honours its context).
+// large object is still being downloaded; a read of later bytes whose GET
+// (its own, see ranged_test.go) is held waits, and honours its context.
 func TestReadWhileDownloadStreams(t *testing.T) {
 	ev := newEnv(t, smallChunks)
 	want := randBytes(1 << 20) // 16 ranges of 64 KiB

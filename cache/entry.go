@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,15 +39,16 @@ type Entry struct {
 	name string
 	f    *os.File // GUARDED_BY(mu) for replacement; used for I/O without mu
 	// size is the length of the content (the remote size while downloading).
-	size         int64  // GUARDED_BY(mu)
-	opens        int    // GUARDED_BY(mu)
-	complete     bool   // GUARDED_BY(mu): the whole content is on disk (and verified)
-	busy         bool   // GUARDED_BY(mu): being set up or downloaded
-	avail        int64  // GUARDED_BY(mu): single-stream download progress
-	chunks       []span // GUARDED_BY(mu): parallel download progress
-	err          error  // GUARDED_BY(mu): download failure, reported to readers
-	remoteETag   string // GUARDED_BY(mu): the version this copy came from or was uploaded as
-	remoteLarge  bool   // GUARDED_BY(mu): that version is a large object (SLO/DLO manifest)
+	size         int64     // GUARDED_BY(mu)
+	opens        int       // GUARDED_BY(mu)
+	complete     bool      // GUARDED_BY(mu): the whole content is on disk (and verified)
+	busy         bool      // GUARDED_BY(mu): being set up or downloaded
+	avail        int64     // GUARDED_BY(mu): single-stream download progress
+	chunks       []*span   // GUARDED_BY(mu): parallel download progress, sorted by offset (ranged.go)
+	pdl          *parallel // GUARDED_BY(mu): the parallel download running, for reads to demand bytes
+	err          error     // GUARDED_BY(mu): download failure, reported to readers
+	remoteETag   string    // GUARDED_BY(mu): the version this copy came from or was uploaded as
+	remoteLarge  bool      // GUARDED_BY(mu): that version is a large object (SLO/DLO manifest)
 	lastModified time.Time
 	// dirty: the content (or attributes) differ from Swift. INVARIANT:
 	// dirty implies a durable record saying so and a pin.
@@ -94,8 +96,6 @@ type sloPartial struct {
 	segSize int64
 	segs    []swiftclient.Segment
 }
-
-type span struct{ start, end, done int64 }
 
 func newEntry(c *Cache, id uint64, name string) *Entry {
 	e := &Entry{c: c, id: id, name: name, gone: make(chan struct{})}
@@ -218,13 +218,10 @@ func (e *Entry) availableLocked(off, end int64) bool {
 	if e.chunks == nil {
 		return e.avail >= end
 	}
-	for i := range e.chunks {
-		s := &e.chunks[i]
-		if s.end <= off || s.start >= end {
-			continue
-		}
-		need := min(end, s.end)
-		if s.start+s.done < need {
+	i := sort.Search(len(e.chunks), func(i int) bool { return e.chunks[i].end > off })
+	for ; i < len(e.chunks) && e.chunks[i].start < end; i++ {
+		s := e.chunks[i]
+		if s.start+s.done < min(end, s.end) {
 			return false
 		}
 	}
@@ -248,7 +245,9 @@ func (e *Entry) waitLocked(ctx context.Context) error {
 }
 
 // ReadAt reads from the local copy, waiting until the bytes it needs are
-// downloaded (not for the whole object), or ctx is done.
+// downloaded (not for the whole object), or ctx is done. During a parallel
+// download, bytes no stream is about to reach are fetched at once with
+// ranged GETs of their own (Entry.demandLocked).
 func (e *Entry) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	e.mu.Lock()
 	for {
@@ -261,6 +260,7 @@ func (e *Entry) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		if e.availableLocked(off, end) && (e.f != nil || off >= e.size) {
 			break
 		}
+		e.demandLocked(off, end)
 		if err := e.waitLocked(ctx); err != nil {
 			e.mu.Unlock()
 			return 0, err
