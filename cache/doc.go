@@ -15,8 +15,9 @@
 //	meta/<id>.json    the entry's durable record (see below)
 //	meta/gc-*.json    lists of objects in Swift to delete (old SLO segments)
 //	meta/.tmp-*       a record being written (deleted at start-up)
-//	local/            package fs's local-only files (SQLite journals); the
-//	                  cache does not touch it
+//	local/            package fs's local-only files (SQLite journals) and
+//	                  their records (fs/localfiles.go); the cache does not
+//	                  touch it
 //
 // An id is never reused, so a rename is a change of the record only.
 //

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"fmt"
 	"context"
 	"io"
 	"log/slog"
@@ -116,9 +117,6 @@ func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 	f := &FS{opts: opts, client: client, cache: c, names: names{prefix: opts.Prefix}, log: opts.Logger,
 		mountTime: opts.Now(), dirs: map[string]*dirState{}, listing: map[string]*listCall{}, warned: map[string]bool{}}
 	f.localDir = filepath.Join(c.Dir(), "local")
-	if err := os.RemoveAll(f.localDir); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(f.localDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -131,6 +129,9 @@ func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 	f.nextIno.Store(1)
 	f.root = &node{fsys: f, kind: kindDir}
 	f.root.a = attrs{kind: kindDir, perm: opts.DirMode, uid: opts.UID, gid: opts.GID, mtime: f.mountTime}
+	if err := f.restoreLocals(); err != nil {
+		return nil, fmt.Errorf("local-only files in %s: %w", f.localDir, err)
+	}
 	return f, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"os"
 	"sync"
 	"syscall"
 
@@ -251,16 +250,3 @@ func (h *ptHandle) Release(ctx context.Context) syscall.Errno {
 	return h.handle.Release(ctx)
 }
 
-// localFile is the content of a local-only file (SQLite journal, WAL,
-// shm): a plain file in the cache's local/ directory, never uploaded.
-type localFile struct {
-	f *os.File
-}
-
-func (l *localFile) size() int64 {
-	st, err := l.f.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}

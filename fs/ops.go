@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -226,12 +223,12 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	cn := &node{fsys: f, kind: kindFile, a: a}
 	var h *handle
 	if f.isLocalOnly(name) {
-		file, err := os.OpenFile(filepath.Join(f.localDir, strconv.FormatUint(f.newIno(), 10)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		lf, err := f.newLocal(p, a)
 		if err != nil {
 			return nil, nil, 0, f.fail("create", p, err)
 		}
 		ne.localOnly = true
-		cn.local = &localFile{f: file}
+		cn.local = lf
 		f.localMu.Lock()
 		f.locals[p] = cn.local
 		f.localMu.Unlock()
@@ -454,7 +451,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	delete(f.locals, p)
 	f.localMu.Unlock()
 	if lf != nil {
-		os.Remove(lf.f.Name())
+		f.removeLocal(lf)
 	}
 	closeLocal := lf != nil
 	if ch := n.GetChild(name); ch != nil {
@@ -649,7 +646,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			f.localMu.Lock()
 			if lf := f.locals[src]; lf != nil {
 				delete(f.locals, src)
+				if old := f.locals[dst]; old != nil {
+					f.removeLocal(old)
+				}
 				f.locals[dst] = lf
+				if err := f.renameLocal(lf, dst, se.attrs); err != nil {
+					f.log.Warn("local-only file's new name not recorded; it is dropped at the next start", "path", dst, "err", err)
+				}
 			}
 			f.localMu.Unlock()
 			f.removeEntry(src)
