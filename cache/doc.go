@@ -87,7 +87,30 @@
 // verified too, but (the price of streaming) after they may have been
 // read; a mismatch then fails every later read. SLO contents have no
 // end-to-end checksum to verify. A GET that finds another version of the
-// object restarts the download with that version.
+// object restarts the download with that version, and nothing the failed
+// attempt fetched is served any more.
+//
+// # Reads ahead of a download
+//
+// A parallel download (ranged.go) cuts the object into spans, each
+// fetched in order by one stream; the DownloadStreams workers take the
+// chunks in order of offset. A read does not wait for them to get to its
+// bytes (the last block of a 2 GiB FITS file, the header of HDU n): when
+// no stream will reach its bytes within demandNear (1 MiB), the span
+// holding them is cut at the read's 4 KiB boundary, and a demand stream, a
+// ranged GET of its own, fetches from there up to demandLen (4 MiB), so
+// that a reader going on reading finds its bytes coming; the rest of the
+// cut span goes to the front of the workers' queue. A stream whose span
+// was cut stops at the cut. At most DownloadStreams demand streams run
+// besides the workers; further demands only jump the queue. Every byte is
+// thus fetched once and charged once (the download's reservation covers
+// them all). Every ranged answer must come from the version being
+// downloaded: its size and ETag are compared with that version's (the
+// check If-Match would make, done on the answer), and another version
+// fails the attempt and restarts the download with that version, as for
+// the workers. The whole-object
+// MD5 is computed on the file once every span is in, so bytes fetched on
+// demand are checked like the others (after they were served).
 //
 // # Write-back
 //

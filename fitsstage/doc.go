@@ -47,7 +47,15 @@
 // ParseHDUIndex decodes it. If a file has too many HDUs for 256 bytes, the
 // first ones that fit are recorded and the index says how many HDUs the
 // file has in total. A reader that has no index can use ReadHeader, which
-// fetches a header one 2880-byte block at a time.
+// fetches a header one 2880-byte block at a time. (The metadata key is
+// sent in lower case, "fits-hdu-index": Swift does not keep the case of
+// metadata keys.)
+//
+// Readers through the mount need no index: package cache serves a read
+// far ahead of the download of a large object (a later HDU's header, the
+// last block) with a ranged GET of its own while the whole object is
+// still being downloaded (see "Reads ahead of a download" in its package
+// documentation).
 //
 // # What Validate checks
 //
