@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -479,4 +481,47 @@ func TestDemandBytesVerified(t *testing.T) {
 			t.Error("failed entry still in the index")
 		}
 	})
+}
+
+// Many readers at random offsets while a slowed-down download runs: every
+// read returns the object's bytes, the download completes with its MD5
+// checked, and a byte is delivered twice only when a stream's block ran
+// past a cut (less than 4 KiB per GET).
+func TestRandomReadsDuringDownload(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			ev, rc := newRangedEnv(t, smallChunks) // near 4 KiB, demand spans 64 KiB
+			size := 3<<20 + 12345
+			want := randBytes(size)
+			info := ev.remote("obj", want)
+			rc.setLatency(200*time.Microsecond, 8<<10)
+			e, err := ev.c.Open("obj", info, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.c.Release(e)
+			var wg sync.WaitGroup
+			for r := range uint64(8) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rnd := rand.New(rand.NewPCG(seed, r))
+					for range 25 {
+						off := rnd.Int64N(int64(size))
+						n := 1 + rnd.IntN(200<<10)
+						buf := make([]byte, n)
+						got, err := e.ReadAt(context.Background(), buf, off)
+						end := min(off+int64(n), int64(size))
+						if err != nil || int64(got) != end-off || !bytes.Equal(buf[:got], want[off:end]) {
+							t.Errorf("read %d at %d: n %d, err %v", n, off, got, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			checkDone(t, ev, rc, e, want, int64(len(rc.calls()))*4096)
+			t.Logf("%d GETs, %d bytes delivered for %d", len(rc.calls()), rc.served.Load(), size)
+		})
+	}
 }
