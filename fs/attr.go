@@ -31,15 +31,18 @@ const (
 // type's parameters (so that a listing carries them and `ls -l` costs no
 // HEAD per file) and in X-Object-Meta-* (mtime also as X-Object-Meta-Mtime,
 // the convention of rclone and ncw/swift).
+//
+// The fields are ordered so that the struct has no padding (48 bytes): one
+// is kept per namespace entry and per inode.
 type attrs struct {
-	kind  kind
-	perm  uint32 // permission bits incl. setuid/setgid/sticky
-	uid   uint32
-	gid   uint32
-	mtime time.Time
-	size  int64
+	perm uint32 // permission bits incl. setuid/setgid/sticky
+	uid  uint32
+	gid  uint32
+	kind kind
 	// explicit is true when perm/uid/gid came from the object (else defaults).
 	explicit bool
+	mtime    time.Time
+	size     int64
 }
 
 func (a attrs) mode() uint32 {
@@ -141,7 +144,9 @@ func decode(ct string, meta map[string]string, size int64, lastModified time.Tim
 		}
 		return "", false
 	}
-	for _, p := range strings.Split(params, ";") {
+	for rest := params; rest != ""; {
+		var p string
+		p, rest, _ = strings.Cut(rest, ";")
 		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
 		if !ok {
 			continue

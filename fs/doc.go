@@ -49,18 +49,21 @@
 // Swift has no directories and its listings are eventually consistent. The
 // namespace keeps one dirState per directory path, guarded by FS.nsMu:
 //
-//   - children: the entries of the last listing of the directory (prefix
+//   - base: the entries of the last listing of the directory (prefix
 //     "dir/", delimiter "/", every page), each with the attributes decoded
 //     from its content type, so that Lookup, Getattr and Readdir never send
-//     a HEAD per name. ensureListed refreshes a listing older than
-//     Options.MetadataTTL; concurrent callers share one listing per
-//     directory (FS.listing).
-//   - the overlay: every local change (create, mkdir, symlink, rename,
-//     setattr) stamps the entry with localAt. mergeLocked keeps such entries
-//     over a newer listing that does not show them for
-//     Options.OverlayWindow (and always when the change happened after the
-//     listing started), and always keeps local-only files and files that are
-//     dirty in the cache (also after a crash).
+//     a HEAD per name. A listing (listing.go) keeps the names sorted with
+//     ~40 bytes per name and is never changed once built: a readdir streams
+//     over it (readdir.go) without copying. ensureListed refreshes a listing
+//     older than Options.MetadataTTL; concurrent callers share one listing
+//     per directory (FS.listing).
+//   - the overlay (delta): every local change (create, mkdir, symlink,
+//     rename, setattr) puts a whole nsEntry stamped with localAt there (a
+//     delete, a nil entry). mergeLocked keeps such entries over a newer
+//     listing that does not show them for Options.OverlayWindow (and always
+//     when the change happened after the listing started), and always keeps
+//     local-only files and files that are dirty in the cache (also after a
+//     crash).
 //   - tombs: names deleted here, hidden from listings that still show them
 //     for Options.TombstoneTTL.
 //   - self: the directory's own marker ("dir/"), which only the
@@ -103,6 +106,13 @@
 // kernel refuses a cached-mode open of an inode that has passthrough files
 // open, later opens of that node get FOPEN_DIRECT_IO handles until the
 // passthrough handles are closed.
+//
+// The kernel reads every directory with READDIRPLUS, which would give it
+// an inode, and the daemon a node, for every name listed. Directories of
+// up to readdirPlusMax names answer so; larger ones give plain entries
+// until the kernel looks a name up there (as `ls -l` does after each
+// batch), so that listing a huge directory does not cost an inode per name
+// (dirHandle in readdir.go).
 //
 // Other settings (mount.go, measured in docs/DESIGN.md): 1 MiB maximum
 // write and read-ahead, the mount's read_ahead_kb raised to 1024 when

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -19,10 +20,13 @@ import (
 // node is one inode: a directory, a file or a symlink. Its identity
 // follows renames (go-fuse moves it in the tree); its path is asked from
 // the tree when needed.
+//
+// One node lives per name the kernel knows (after `ls -l` of a million
+// files, a million of them): the fields are ordered so that the struct has
+// no padding (312 bytes with go-fuse's Inode, the 320-byte size class).
 type node struct {
 	gofs.Inode
 	fsys *FS
-	kind kind
 
 	mu        sync.Mutex
 	a         attrs        // GUARDED_BY(mu): last known attributes
@@ -32,16 +36,20 @@ type node struct {
 	keepETag  string       // GUARDED_BY(mu): version in the kernel's page cache
 	target    string       // GUARDED_BY(mu): symlink target, when known
 	local     *localFile   // GUARDED_BY(mu): content of a local-only file
-	unlinked  bool         // GUARDED_BY(mu)
 	written   time.Time    // GUARDED_BY(mu): last write through an open handle
-	// replaced is set (under FS.renameMu) when a rename puts another file
-	// at this node's name: the node stands for the old file from then on,
-	// even in the moment before go-fuse moves it out of the tree.
-	replaced bool // GUARDED_BY(mu)
 	// attrAt is the time of the last chmod/chown/utimes here: for
 	// OverlayWindow the node's own values win over namespace entries (a
 	// lookup may hold a copy read before the change).
 	attrAt time.Time // GUARDED_BY(mu)
+
+	kind     kind // set at creation, never changed
+	unlinked bool // GUARDED_BY(mu)
+	// replaced is set (under FS.renameMu) when a rename puts another file
+	// at this node's name: the node stands for the old file from then on,
+	// even in the moment before go-fuse moves it out of the tree.
+	replaced bool // GUARDED_BY(mu)
+	// lookups counts the kernel's LOOKUPs of names in this directory.
+	lookups atomic.Uint32
 }
 
 // refreshAttrs takes e's attributes, keeping mode, owner and mtime set by
@@ -191,8 +199,15 @@ func (n *node) childNode(ctx context.Context, name string, e *nsEntry) *gofs.Ino
 }
 
 // Lookup implements gofs.NodeLookuper: answered from the directory's
-// listing (no HEAD per name).
+// listing (no HEAD per name). It counts the kernel's lookups in the
+// directory, which tell a readdir that the names it lists are being
+// stat'ed (dirHandle.Lookup).
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	n.lookups.Add(1)
+	return n.lookup(ctx, name, out)
+}
+
+func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	dir, ok := n.path()
 	if !ok {
 		return nil, syscall.ENOENT
@@ -272,22 +287,28 @@ func (f *FS) refreshRoot(ctx context.Context) {
 	}
 }
 
-// Readdir implements gofs.NodeReaddirer from the cached listing.
+// Readdir implements gofs.NodeReaddirer from the cached listing. (go-fuse
+// reads directories through OpendirHandle, readdir.go, which streams the
+// same way.)
 func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ds, errno := n.readdirStream(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return ds, 0
+}
+
+// readdirStream lists the directory if needed and returns a stream over a
+// snapshot of its entries: a readdir of a million names copies no name.
+func (n *node) readdirStream(ctx context.Context) (*dirStream, syscall.Errno) {
 	dir, ok := n.path()
 	if !ok {
-		return gofs.NewListDirStream(nil), 0
+		return &dirStream{n: n, s: &dirSnap{}}, 0
 	}
 	if err := n.fsys.ensureListed(ctx, dir); err != nil {
 		return nil, n.fsys.fail("readdir", dir, err)
 	}
-	list := n.fsys.dirEntries(dir)
-	for i := range list {
-		if ch := n.GetChild(list[i].Name); ch != nil {
-			list[i].Ino = ch.StableAttr().Ino
-		}
-	}
-	return gofs.NewListDirStream(list), 0
+	return &dirStream{n: n, s: n.fsys.dirSnapshot(dir)}, 0
 }
 
 // Statfs implements gofs.NodeStatfser: the container's quota (or 1 PiB)

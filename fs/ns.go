@@ -2,36 +2,88 @@ package fs
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 // nsEntry is what the namespace knows of one name in a directory: from the
-// listing, or from a local change not yet confirmed by a listing.
+// listing, or from a local change not yet confirmed by a listing. Entries
+// of a listing are kept compactly (listing); an nsEntry is made when one
+// is asked for, and kept for local changes (dirState.delta).
 type nsEntry struct {
 	attrs
 	etag       string
+	localAt    time.Time // last local change: wins over listings for overlayWindow
+	markerName string    // for directories: the marker object, "" when implicit
 	remote     bool      // an object (or a directory marker) exists in Swift
 	large      bool      // SLO/DLO manifest
-	localAt    time.Time // last local change: wins over listings for overlayWindow
 	localOnly  bool      // never uploaded (SQLite side files)
-	markerName string    // for directories: the marker object, "" when implicit
 }
 
 // dirState is the cached listing of one directory plus the local overlay.
+// Its entries are those of base, except the names in delta: there delta's
+// entry counts, and a nil entry hides the name.
 type dirState struct {
 	listedAt time.Time
-	children map[string]*nsEntry
+	base     *listing            // the last listing (immutable; nil before the first)
+	delta    map[string]*nsEntry // changes since: local ones, and attributes learnt later
+	count    int                 // number of entries
 	// tombs hides names deleted here until a listing stops showing them.
 	tombs map[string]time.Time
 	// self holds the directory's own marker attributes, when it has one.
 	self *nsEntry
 }
+
+// get returns the entry of name, nil when there is none: the entry itself
+// when it is in delta, else a new copy of the listing's.
+func (ds *dirState) get(name string) *nsEntry {
+	if e, ok := ds.delta[name]; ok {
+		return e
+	}
+	if i := ds.base.find(name); i >= 0 {
+		return ds.base.entry(i)
+	}
+	return nil
+}
+
+func (ds *dirState) has(name string) bool {
+	if e, ok := ds.delta[name]; ok {
+		return e != nil
+	}
+	return ds.base.find(name) >= 0
+}
+
+// put sets the entry of name.
+func (ds *dirState) put(name string, e *nsEntry) {
+	if !ds.has(name) {
+		ds.count++
+	}
+	if ds.delta == nil {
+		ds.delta = map[string]*nsEntry{}
+	}
+	ds.delta[name] = e
+}
+
+// remove deletes the entry of name, if any.
+func (ds *dirState) remove(name string) {
+	if !ds.has(name) {
+		return
+	}
+	ds.count--
+	if ds.base.find(name) >= 0 {
+		if ds.delta == nil {
+			ds.delta = map[string]*nsEntry{}
+		}
+		ds.delta[name] = nil
+	} else {
+		delete(ds.delta, name)
+	}
+}
+
+// len returns the number of entries.
+func (ds *dirState) len() int { return ds.count }
 
 type listCall struct {
 	done chan struct{}
@@ -43,7 +95,7 @@ type listCall struct {
 func (f *FS) dirLocked(dir string) *dirState {
 	ds := f.dirs[dir]
 	if ds == nil {
-		ds = &dirState{children: map[string]*nsEntry{}, tombs: map[string]time.Time{}}
+		ds = &dirState{}
 		f.dirs[dir] = ds
 	}
 	return ds
@@ -94,25 +146,25 @@ func (f *FS) ensureListed(ctx context.Context, dir string) error {
 }
 
 // listDir lists every entry directly under dir, paging past 10,000.
-func (f *FS) listDir(ctx context.Context, dir string) (map[string]*nsEntry, *nsEntry, error) {
+func (f *FS) listDir(ctx context.Context, dir string) (*listing, *nsEntry, error) {
 	prefix := f.names.dirPrefix(dir)
-	fresh := map[string]*nsEntry{}
+	b := newListBuilder(prefix, f.mountTime, func(msg, object string) { f.warnOnce(msg, "object", object) })
 	var self *nsEntry
 	err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: prefix, Delimiter: "/", Limit: f.opts.ListPageSize},
 		func(entries []swiftclient.ObjectInfo) error {
-			f.parsePage(dir, entries, fresh, &self)
+			f.parsePage(dir, entries, b, &self)
 			return nil
 		})
 	if err != nil {
 		return nil, nil, err
 	}
-	return fresh, self, nil
+	return b.finish(), self, nil
 }
 
-// parsePage adds one listing page of dir to fresh (and the directory's own
-// marker to *self). Only what stat needs is kept: a listing of a million
-// objects must not keep a million ObjectInfos.
-func (f *FS) parsePage(dir string, page []swiftclient.ObjectInfo, fresh map[string]*nsEntry, self **nsEntry) {
+// parsePage adds one listing page of dir to b (and the directory's own
+// marker to *self). Only what stat needs is kept, compactly (listing): a
+// listing of a million objects must not keep a million ObjectInfos.
+func (f *FS) parsePage(dir string, page []swiftclient.ObjectInfo, b *listBuilder, self **nsEntry) {
 	prefix := f.names.dirPrefix(dir)
 	for _, oi := range page {
 		if !strings.HasPrefix(oi.Name, prefix) {
@@ -124,12 +176,7 @@ func (f *FS) parsePage(dir string, page []swiftclient.ObjectInfo, fresh map[stri
 			if !f.acceptName(dir, name, oi.Name) {
 				continue
 			}
-			if old := fresh[name]; old != nil && old.kind == kindDir {
-				continue // a no-slash marker came first
-			} else if old != nil {
-				f.warnOnce("object "+prefix+name+" is hidden by the directory "+oi.Name, "object", prefix+name)
-			}
-			fresh[strings.Clone(name)] = &nsEntry{attrs: attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, mtime: f.mountTime}}
+			b.add(name, nsEntry{attrs: attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, mtime: f.mountTime}}, true)
 			continue
 		}
 		if rest == "" {
@@ -143,31 +190,33 @@ func (f *FS) parsePage(dir string, page []swiftclient.ObjectInfo, fresh map[stri
 			continue
 		}
 		a := decode(oi.ContentType, nil, oi.Size, oi.LastModified, attrs{kind: kindFile, perm: f.opts.FileMode, uid: f.opts.UID, gid: f.opts.GID})
-		e := &nsEntry{attrs: a, etag: oi.ETag, remote: true, large: oi.LargeObject}
+		e := nsEntry{attrs: a, etag: oi.ETag, remote: true, large: oi.LargeObject}
 		if a.kind == kindDir {
 			e.markerName = oi.Name
 			e.size = 0
 		}
-		if old := fresh[rest]; old != nil && old.kind == kindDir && a.kind != kindDir {
-			f.warnOnce("object "+oi.Name+" is hidden by the directory "+oi.Name+"/", "name", oi.Name)
-			continue
-		}
-		fresh[strings.Clone(rest)] = e
+		b.add(rest, e, false)
 	}
 }
 
-// mergeLocked replaces dir's children with a fresh listing, keeping local
+// mergeLocked replaces dir's listing with a fresh one, keeping local
 // changes newer than the listing could show. LOCKS_REQUIRED(f.nsMu)
-func (f *FS) mergeLocked(dir string, fresh map[string]*nsEntry, self *nsEntry, started time.Time, dirty map[string]int64) {
+func (f *FS) mergeLocked(dir string, fresh *listing, self *nsEntry, started time.Time, dirty map[string]int64) {
 	ds := f.dirLocked(dir)
 	now := f.now()
-	// Local changes the listing may not show yet.
-	for name, old := range ds.children {
-		if old.localOnly || (!old.localAt.IsZero() && (now.Sub(old.localAt) < f.opts.OverlayWindow || !old.localAt.Before(started))) {
-			if l := fresh[name]; l != nil && old.kind == kindDir && l.kind == kindDir && !old.remote {
+	old := ds.delta
+	ds.base, ds.delta, ds.count = fresh, nil, fresh.len()
+	// Local changes the listing may not show yet (entries of the old
+	// listing have no localAt: only delta can hold them).
+	for name, e := range old {
+		if e == nil {
+			continue // deleted here: the tombs decide
+		}
+		if e.localOnly || (!e.localAt.IsZero() && (now.Sub(e.localAt) < f.opts.OverlayWindow || !e.localAt.Before(started))) {
+			if i := fresh.find(name); i >= 0 && e.kind == kindDir && fresh.kindAt(i) == kindDir && !e.remote {
 				continue // an implicit directory the listing now shows
 			}
-			fresh[name] = old
+			ds.put(name, e)
 		}
 	}
 	for name, size := range dirty {
@@ -179,34 +228,33 @@ func (f *FS) mergeLocked(dir string, fresh map[string]*nsEntry, self *nsEntry, s
 		switch {
 		case pd == dir:
 			// The local copy is newer than whatever the listing shows.
-			if e := fresh[base]; e == nil || e.kind != kindFile {
-				fresh[base] = &nsEntry{attrs: attrs{kind: kindFile, perm: f.opts.FileMode, uid: f.opts.UID, gid: f.opts.GID, mtime: now, size: size}, localAt: now}
+			if e := ds.get(base); e == nil || e.kind != kindFile {
+				ds.put(base, &nsEntry{attrs: attrs{kind: kindFile, perm: f.opts.FileMode, uid: f.opts.UID, gid: f.opts.GID, mtime: now, size: size}, localAt: now})
 			} else if e.localAt.IsZero() {
 				c := *e
 				c.size = size
 				c.localAt = now
-				fresh[base] = &c
+				ds.put(base, &c)
 			}
 		case strings.HasPrefix(pd+"/", prefixOf(dir)):
 			sub, _, _ := strings.Cut(strings.TrimPrefix(pd, prefixOf(dir)), "/")
-			if sub != "" && fresh[sub] == nil {
-				fresh[sub] = &nsEntry{attrs: attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, mtime: now}, localAt: now}
+			if sub != "" && !ds.has(sub) {
+				ds.put(sub, &nsEntry{attrs: attrs{kind: kindDir, perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, mtime: now}, localAt: now})
 			}
 		}
 	}
 	for name, t := range ds.tombs {
-		if l := fresh[name]; l != nil && (l.localAt.IsZero() || l.localAt.Before(t)) && now.Sub(t) < f.opts.TombstoneTTL {
-			delete(fresh, name)
-		} else if fresh[name] == nil || now.Sub(t) >= f.opts.TombstoneTTL {
+		if l := ds.get(name); l != nil && (l.localAt.IsZero() || l.localAt.Before(t)) && now.Sub(t) < f.opts.TombstoneTTL {
+			ds.remove(name)
+		} else if l == nil || now.Sub(t) >= f.opts.TombstoneTTL {
 			delete(ds.tombs, name)
 		}
 	}
 	if dir == "" {
 		for h := range hiddenAtRoot {
-			delete(fresh, h)
+			ds.remove(h)
 		}
 	}
-	ds.children = fresh
 	if self != nil || ds.self == nil || ds.self.localAt.IsZero() || now.Sub(ds.self.localAt) >= f.opts.OverlayWindow {
 		ds.self = self
 	}
@@ -250,7 +298,7 @@ func (f *FS) lookupEntry(ctx context.Context, p string) (*nsEntry, error) {
 		return nil, err
 	}
 	f.nsMu.Lock()
-	e := f.dirLocked(dir).children[base]
+	e := f.dirLocked(dir).get(base)
 	if e == nil {
 		f.nsMu.Unlock()
 		return nil, nil
@@ -267,8 +315,10 @@ func (f *FS) lookupEntry(ctx context.Context, p string) (*nsEntry, error) {
 		if self := f.dirLocked(p).self; self != nil {
 			c.attrs = self.attrs
 			c.markerName, c.remote = self.markerName, true
-			if e := f.dirLocked(dir).children[base]; e != nil && e.kind == kindDir {
+			ds := f.dirLocked(dir)
+			if e := ds.get(base); e != nil && e.kind == kindDir {
 				e.attrs, e.markerName, e.remote = self.attrs, self.markerName, true
+				ds.put(base, e)
 			}
 		}
 		f.nsMu.Unlock()
@@ -283,7 +333,7 @@ func (f *FS) setEntry(p string, e *nsEntry) {
 	defer f.nsMu.Unlock()
 	ds := f.dirLocked(dir)
 	e.localAt = f.now()
-	ds.children[base] = e
+	ds.put(base, e)
 	delete(ds.tombs, base)
 }
 
@@ -293,9 +343,10 @@ func (f *FS) updateEntry(p string, fn func(e *nsEntry)) {
 	f.nsMu.Lock()
 	defer f.nsMu.Unlock()
 	if ds := f.dirs[dir]; ds != nil {
-		if e := ds.children[base]; e != nil {
+		if e := ds.get(base); e != nil {
 			fn(e)
 			e.localAt = f.now()
+			ds.put(base, e)
 		}
 	}
 }
@@ -306,7 +357,10 @@ func (f *FS) removeEntry(p string) {
 	f.nsMu.Lock()
 	defer f.nsMu.Unlock()
 	ds := f.dirLocked(dir)
-	delete(ds.children, base)
+	ds.remove(base)
+	if ds.tombs == nil {
+		ds.tombs = map[string]time.Time{}
+	}
 	ds.tombs[base] = f.now()
 }
 
@@ -319,20 +373,6 @@ func (f *FS) forgetTree(dir string) {
 			delete(f.dirs, d)
 		}
 	}
-}
-
-// dirEntries returns dir's children sorted by name (a deterministic
-// readdir), built under the lock without copying the entries.
-func (f *FS) dirEntries(dir string) []fuse.DirEntry {
-	f.nsMu.Lock()
-	ds := f.dirLocked(dir)
-	list := make([]fuse.DirEntry, 0, len(ds.children))
-	for n, e := range ds.children {
-		list = append(list, fuse.DirEntry{Name: n, Mode: e.mode()})
-	}
-	f.nsMu.Unlock()
-	slices.SortFunc(list, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
-	return list
 }
 
 // onUploaded is the cache's callback after an upload: the object exists.

@@ -489,7 +489,7 @@ func (f *FS) keepDir(ctx context.Context, dir string) {
 	}
 	f.nsMu.Lock()
 	ds := f.dirLocked(dir)
-	empty := len(ds.children) == 0
+	empty := ds.len() == 0
 	hasMarker := ds.self != nil
 	f.nsMu.Unlock()
 	if !empty || hasMarker {
@@ -523,7 +523,7 @@ func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
 	}
 	f.nsMu.Lock()
 	defer f.nsMu.Unlock()
-	return len(f.dirLocked(dir).children) == 0, nil
+	return f.dirLocked(dir).len() == 0, nil
 }
 
 // Rmdir implements gofs.NodeRmdirer: ENOTEMPTY unless the directory has no
