@@ -10,12 +10,12 @@ BIN := bin/swiftfs
 IT_FLAGS ?= -count=1 -p 1 -timeout 20m
 export GODEBUG := asyncpreemptoff=1
 
-.PHONY: help build run stop test unit integration it-swifttest it-v1 it-keystone vet check-imports bench smoke-bench
+.PHONY: help build run stop test unit integration it-swifttest it-v1 it-keystone it-writeback vet check-imports bench smoke-bench
 
 help:
 	@echo "make run    build, start a local Swift, mount a sample Butler repository at ./mnt"
 	@echo "make stop   unmount ./mnt and stop the local Swift"
-	@echo "make test   vet, unit tests (-race), integration tests (real Swift v1 + Keystone v3, swifttest)"
+	@echo "make test   vet, unit tests (-race), integration tests (swifttest, write-back on a Swift of their own, real Swift v1 + Keystone v3)"
 	@echo "make bench  benchmarks against rclone mount and the swift CLI (bench/)"
 
 build:
@@ -44,7 +44,7 @@ unit:
 
 test: vet unit integration
 
-integration: it-swifttest it-v1 it-keystone
+integration: it-swifttest it-writeback it-v1 it-keystone
 
 it-swifttest:
 	SWIFTFS_TEST_BACKEND=swifttest $(GO) test -tags integration $(IT_FLAGS) ./test/integration/
@@ -59,6 +59,39 @@ it-keystone:
 	$(SAIO) install --keystone
 	$(SAIO) start --keystone
 	eval "$$($(SAIO) env --keystone)" && $(GO) test -tags integration $(IT_FLAGS) -run 'Test(WriteReadRemount|TempRename|Symlinks|Refuses|Directories|Crash)' ./test/integration/
+
+# The write-back tests stop, restart and reconfigure the Swift they run
+# against, so they get one of their own (reset at each run; ports apart from
+# it-v1's and bench's), stopped afterwards whatever happens:
+# TestWritebackSwiftOutage and TestWritebackTokenExpiry with tokens that
+# expire after 5 s, then the 6 GiB TestWritebackLargeFile with normal tokens
+# and a daemon built without -race. SWIFTFS_TEST_REQUIRE_WRITEBACK=1 turns
+# their skips into failures, and each must report PASS.
+WB_SAIO := SAIO_DIR=/tmp/saio-wb SAIO_PORT=8096 SAIO_MEMCACHED_PORT=11296 \
+  SAIO_OBJECT_PORT=6302 SAIO_CONTAINER_PORT=6303 SAIO_ACCOUNT_PORT=6304 \
+  SAIO_UPDATER_INTERVAL=60 SAIO_OBJECT_UPDATER_INTERVAL=10
+WB_LOG ?= /tmp/swiftfs-it-writeback.log
+
+it-writeback:
+	@set -euo pipefail; export $(WB_SAIO) SWIFTFS_TEST_REQUIRE_WRITEBACK=1; \
+	trap '$(SAIO) stop' EXIT; trap 'exit 1' INT TERM HUP; \
+	passed() { for t in "$$@"; do grep -q "^--- PASS: $$t " $(WB_LOG) || \
+	  { echo "it-writeback: $$t did not pass" >&2; return 1; }; done; }; \
+	t0=$$SECONDS; : >$(WB_LOG); \
+	$(SAIO) reset; \
+	SAIO_TOKEN_LIFE=5 $(SAIO) start; \
+	eval "$$($(SAIO) env)"; \
+	t1=$$SECONDS; \
+	SAIO_TOKEN_LIFE=5 $(GO) test -tags integration $(IT_FLAGS) -v \
+	  -run '^TestWriteback(SwiftOutage|TokenExpiry)$$' ./test/integration/ 2>&1 | tee -a $(WB_LOG); \
+	passed TestWritebackSwiftOutage TestWritebackTokenExpiry; \
+	echo "it-writeback: outage and token expiry tests: $$((SECONDS - t1)) s"; \
+	SAIO_TOKEN_LIFE=86400 $(SAIO) start; \
+	t1=$$SECONDS; \
+	SAIO_TOKEN_LIFE=86400 SWIFTFS_TEST_LARGE=1 SWIFTFS_TEST_RACE=0 $(GO) test -tags integration $(IT_FLAGS) -v \
+	  -run '^TestWritebackLargeFile$$' ./test/integration/ 2>&1 | tee -a $(WB_LOG); \
+	passed TestWritebackLargeFile; \
+	echo "it-writeback: 6 GiB test: $$((SECONDS - t1)) s; it-writeback: $$((SECONDS - t0)) s"
 
 bench: build
 	bench/run.sh
