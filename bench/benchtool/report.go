@@ -147,7 +147,8 @@ var targets = []target{
 	{"`ls -l` of 10k objects, cold ≤ 2× `swift list` (time)", "ls_cold", "swift list", "time", 2},
 	{"Butler pattern: 1 PUT per dataset", "butler_put_per_dataset", "", "max", 1},
 	{"Butler pattern: no COPY", "butler_copy", "", "max", 0},
-	{"daemon RSS ≤ 200 MB after listing 1M objects", "rss_1M", "", "max", 200},
+	{"daemon RSS ≤ 200 MB after listing 1M objects (`ls -f`)", "rss_list_1M", "", "max", 200},
+	{"daemon RSS ≤ 200 MB after `ls -l` of 1M objects", "rss_ls_l_1M", "", "max", 200},
 }
 
 func cmdReport(args []string) error {
