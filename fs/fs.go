@@ -1,8 +1,8 @@
 package fs
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"

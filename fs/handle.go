@@ -249,4 +249,3 @@ func (h *ptHandle) Release(ctx context.Context) syscall.Errno {
 	h.n.mu.Unlock()
 	return h.handle.Release(ctx)
 }
-
