@@ -96,7 +96,10 @@
 // fetched in order by one stream; the DownloadStreams workers take the
 // chunks in order of offset. A read does not wait for them to get to its
 // bytes (the last block of a 2 GiB FITS file, the header of HDU n): when
-// no stream will reach its bytes within demandNear (1 MiB), the span
+// no stream will reach its bytes within demandNear (1 MiB; 8 MiB,
+// demandNearClaimed, when a stream is already fetching that span, so that
+// a sequential reader running ahead by the kernel's read-ahead does not
+// cut the stream it follows), the span
 // holding them is cut at the read's 4 KiB boundary, and a demand stream, a
 // ranged GET of its own, fetches from there up to demandLen (4 MiB), so
 // that a reader going on reading finds its bytes coming; the rest of the

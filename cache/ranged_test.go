@@ -261,11 +261,12 @@ func TestReadAheadCutsClaimedSpan(t *testing.T) {
 		return e.availableLocked(1<<20, int64(size)) && e.pdl != nil && e.pdl.workers == 1
 	})
 	rc.stopHolding()
-	readAtOK(t, e, want, 100<<10+7, 10_000)
-	// The demand stream fetches from the 4 KiB boundary before the read,
-	// one demand span (128 KiB); the rest of chunk 0 goes to a worker
-	// started for it.
-	cut, rest := int64(100<<10), int64(100<<10+128<<10)
+	// 300 KiB: beyond a quarter chunk (demandNearClaimed), so the held
+	// stream is not waited for. The demand stream fetches from the 4 KiB
+	// boundary before the read, one demand span (128 KiB); the rest of
+	// chunk 0 goes to a worker started for it.
+	readAtOK(t, e, want, 300<<10+7, 10_000)
+	cut, rest := int64(300<<10), int64(300<<10+128<<10)
 	readAtOK(t, e, want, rest+1000, 4096)
 	if e.Complete() {
 		t.Fatal("complete although the first stream is held")
