@@ -664,7 +664,11 @@ write_meta() {
     echo
     echo "- machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r), scratch and cache on $(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
     echo "- load average at start $START_LOAD, at end $end_load (the machine is shared; every sample records it)"
-    echo "- swiftfs $("$SWIFTFS" version | awk '{ print $2 }') ($(git describe --always --dirty 2>/dev/null || echo '?')), $(go version | awk '{ print $3 }')"
+    if [[ -n ${BENCH_SWIFTFS_BIN:-} ]]; then
+      echo "- swiftfs $("$SWIFTFS" version | awk '{ print $2 }') (the binary $BENCH_SWIFTFS_BIN), $(go version | awk '{ print $3 }')"
+    else
+      echo "- swiftfs $("$SWIFTFS" version | awk '{ print $2 }') ($(git describe --always --dirty 2>/dev/null || echo '?')), $(go version | awk '{ print $3 }')"
+    fi
     echo "- rclone $(rclone version | head -1 | awk '{ print $2 }'), fio $(fio --version), python-swiftclient $(dpkg-query -W -f '${Version}' python3-swiftclient), Swift $(dpkg-query -W -f '${Version}' swift) (SAIO: 1 replica, proxy workers ${SAIO_PROXY_WORKERS:-2}, ext4 directory device)"
     echo "- swiftfs flags: \`mount --cache-dir DIR ${SWIFTFS_FLAGS[*]}\` (defaults otherwise: write-back async, delay 3s, metadata TTL 30s, 4 uploaders); durable = \`swiftfs sync\` returned"
     echo "- rclone flags: \`mount bench:CONTAINER MNT ${RCLONE_BASE[*]} --cache-dir DIR ${RCLONE_FLAGS[*]}\` (foreground process in the background, so that its pid is known; otherwise like \`--daemon\`); durable = the container listing shows the objects with their sizes (polled every 0.2 s)"
