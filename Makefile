@@ -73,6 +73,7 @@ WB_SAIO := SAIO_DIR=/tmp/saio-wb SAIO_PORT=8096 SAIO_MEMCACHED_PORT=11296 \
 WB_LOG ?= /tmp/swiftfs-it-writeback.log
 
 it-writeback:
+	$(SAIO) install --keystone
 	@set -euo pipefail; export $(WB_SAIO) SWIFTFS_TEST_REQUIRE_WRITEBACK=1; \
 	trap '$(SAIO) stop' EXIT; trap 'exit 1' INT TERM HUP; \
 	passed() { for t in "$$@"; do grep -q "^--- PASS: $$t " $(WB_LOG) || \
