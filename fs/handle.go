@@ -143,7 +143,15 @@ func (n *node) stampForUpload(p string, e *cache.Entry) {
 	a := n.current()
 	n.mu.Lock()
 	n.a.mtime = a.mtime
+	own := !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow
 	n.mu.Unlock()
+	if ne, ok := n.fsys.peekEntry(p); ok && !own && ne.kind == kindFile {
+		// Mode and owner as the name has them now, unless this node was
+		// chmod'ed lately: a release the kernel sends late (after
+		// rename(tmp, final) and chmod(final) went to another node of the
+		// name) must not put the temp file's 0600 back.
+		a.perm, a.uid, a.gid, a.explicit = ne.perm, ne.uid, ne.gid, ne.explicit
+	}
 	ct, meta := encode(baseType(p, kindFile), a)
 	e.SetAttrs(ct, meta)
 	n.fsys.updateEntry(p, func(ne *nsEntry) {

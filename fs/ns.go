@@ -326,6 +326,23 @@ func (f *FS) lookupEntry(ctx context.Context, p string) (*nsEntry, error) {
 	return &c, nil
 }
 
+// peekEntry returns a copy of path's entry if the namespace holds one,
+// without listing. LOCKS_EXCLUDED(f.nsMu)
+func (f *FS) peekEntry(p string) (nsEntry, bool) {
+	dir, base := splitPath(p)
+	f.nsMu.Lock()
+	defer f.nsMu.Unlock()
+	ds := f.dirs[dir]
+	if ds == nil {
+		return nsEntry{}, false
+	}
+	e := ds.get(base)
+	if e == nil {
+		return nsEntry{}, false
+	}
+	return *e, true
+}
+
 // setEntry records a local change of path. LOCKS_EXCLUDED(f.nsMu)
 func (f *FS) setEntry(p string, e *nsEntry) {
 	dir, base := splitPath(p)
