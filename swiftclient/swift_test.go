@@ -2,26 +2,16 @@ package swiftclient_test
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ncw/swift/v2"
-	"github.com/ncw/swift/v2/swifttest"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
 	"github.com/swiftfs/swiftfs/swiftclient/swiftclienttest"
 	"github.com/swiftfs/swiftfs/swiftclient/swiftfake"
+	"github.com/swiftfs/swiftfs/swiftclient/swifttestproxy"
 )
 
 // noEnv keeps the developer's OS_* and ST_* variables out of tests that
@@ -50,7 +40,7 @@ func TestConformanceSwifttest(t *testing.T) {
 	authURL := startSwifttest(t, "conformance")
 	c, err := swiftclient.New(t.Context(), swiftclient.Options{
 		Container: "conformance",
-		Auth:      swiftclient.Auth{URL: authURL, User: swifttest.TEST_ACCOUNT, Password: swiftclient.Secret(swifttest.TEST_ACCOUNT)},
+		Auth:      swiftclient.Auth{URL: authURL, User: swifttestproxy.User, Password: swiftclient.Secret(swifttestproxy.Key)},
 		Getenv:    noEnv,
 	})
 	if err != nil {
@@ -98,145 +88,13 @@ func ensureContainer(t *testing.T, container string) {
 }
 
 // startSwifttest starts a swifttest server with the given containers behind
-// a fix-up proxy, and returns the proxy's auth URL.
+// the fix-up proxy (swifttestproxy), and returns the proxy's auth URL.
 func startSwifttest(t *testing.T, containers ...string) string {
 	t.Helper()
-	srv, err := swifttest.NewSwiftServer("127.0.0.1")
+	srv, err := swifttestproxy.Start(swifttestproxy.Options{Containers: containers})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	conn := &swift.Connection{UserName: swifttest.TEST_ACCOUNT, ApiKey: swifttest.TEST_ACCOUNT, AuthUrl: srv.AuthURL}
-	for _, c := range containers {
-		if err := conn.ContainerCreate(context.Background(), c, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	up, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &swifttestProxy{up: up}
-	ps := httptest.NewServer(p)
-	t.Cleanup(ps.Close)
-	p.self = ps.URL
-	return ps.URL + "/v1.0"
-}
-
-// swifttestProxy sits between the client and swifttest and makes swifttest
-// behave like Swift where the client's code paths depend on it:
-//
-//   - ranged GETs: swifttest answers 200 with the partial body, without
-//     Content-Range, and panics on a range past the end; the proxy answers
-//     206 with Content-Range, clamps the range, and answers 416 with
-//     "Content-Range: bytes */size" past the end, as Swift does;
-//   - POST of a missing object: swifttest panics; the proxy answers 404;
-//   - every answer gets an X-Trans-Id;
-//   - requests are served one at a time: swifttest has data races between
-//     concurrent requests on one container.
-type swifttestProxy struct {
-	up   *url.URL
-	self string
-	mu   sync.Mutex
-	txn  atomic.Int64
-}
-
-var objectPath = regexp.MustCompile(`^/v1/[^/]+/[^/]+/.+`)
-
-func (p *swifttestProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	txn := fmt.Sprintf("tx%06d-swifttest", p.txn.Add(1))
-	// Set for early answers here, and in ModifyResponse for proxied ones
-	// (ReverseProxy clears the header map after a 100 Continue).
-	w.Header().Set("X-Trans-Id", txn)
-	isObject := objectPath.MatchString(r.URL.Path)
-
-	var first, last, size int64 = -1, -1, -1
-	if isObject && (r.Method == http.MethodPost || (r.Method == http.MethodGet && r.Header.Get("Range") != "")) {
-		st, n := p.head(r)
-		if r.Method == http.MethodPost && st == http.StatusNotFound {
-			http.Error(w, "Not Found", http.StatusNotFound)
-			return
-		}
-		if r.Method == http.MethodGet && st == http.StatusOK {
-			size = n
-			var ok bool
-			first, last, ok = parseRange(r.Header.Get("Range"))
-			if ok && first >= size {
-				w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-				http.Error(w, "Requested Range Not Satisfiable", http.StatusRequestedRangeNotSatisfiable)
-				return
-			}
-			if !ok {
-				first = -1
-			} else {
-				if last < 0 || last >= size {
-					last = size - 1
-				}
-				r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", first, last))
-			}
-		}
-	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = p.up.Scheme
-			pr.Out.URL.Host = p.up.Host
-			pr.Out.Host = p.up.Host
-		},
-		ModifyResponse: func(resp *http.Response) error {
-			resp.Header.Set("X-Trans-Id", txn)
-			if su := resp.Header.Get("X-Storage-Url"); su != "" {
-				resp.Header.Set("X-Storage-Url", strings.Replace(su, p.up.Scheme+"://"+p.up.Host, p.self, 1))
-			}
-			if first >= 0 && resp.StatusCode == http.StatusOK {
-				resp.StatusCode = http.StatusPartialContent
-				resp.Status = "206 Partial Content"
-				resp.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, size))
-			}
-			return nil
-		},
-	}
-	rp.ServeHTTP(w, r)
-}
-
-// head asks swifttest for the object's status and size.
-func (p *swifttestProxy) head(r *http.Request) (int, int64) {
-	u := *p.up
-	u.Path, u.RawPath = r.URL.Path, r.URL.RawPath
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodHead, u.String(), nil)
-	if err != nil {
-		return 0, 0
-	}
-	req.Header.Set("X-Auth-Token", r.Header.Get("X-Auth-Token"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0
-	}
-	resp.Body.Close()
-	n, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
-	return resp.StatusCode, n
-}
-
-// parseRange reads "bytes=first-" or "bytes=first-last" (last -1 when open).
-func parseRange(v string) (first, last int64, ok bool) {
-	v, found := strings.CutPrefix(v, "bytes=")
-	if !found {
-		return 0, 0, false
-	}
-	f, l, found := strings.Cut(v, "-")
-	if !found || f == "" {
-		return 0, 0, false
-	}
-	first, err := strconv.ParseInt(f, 10, 64)
-	if err != nil {
-		return 0, 0, false
-	}
-	last = -1
-	if l != "" {
-		if last, err = strconv.ParseInt(l, 10, 64); err != nil {
-			return 0, 0, false
-		}
-	}
-	return first, last, true
+	return srv.AuthURL
 }

@@ -11,18 +11,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/ncw/swift/v2/swifttest"
 
 	"github.com/swiftfs/swiftfs/fitsstage"
 	"github.com/swiftfs/swiftfs/swiftclient"
@@ -35,7 +28,6 @@ import (
 // whole object (8 chunks of 32 MiB, 4 streams) goes on, then the whole
 // content is read and compared.
 func TestFITSRangedReads(t *testing.T) {
-	useRangedSwifttest(t)
 	container, c := newContainer(t)
 	data, idx := bigFITS(t, []int64{100<<20 + 123, 150<<20 + 4567, 5<<20 + 89})
 	size := int64(len(data))
@@ -159,137 +151,4 @@ func bigFITS(t *testing.T, lens []int64) ([]byte, string) {
 		t.Fatalf("test FITS file: %v", err)
 	}
 	return data, fitsstage.HDUIndex(l)
-}
-
-// useRangedSwifttest makes this test use a swifttest server of its own
-// behind a proxy that answers ranged GETs as Swift does (206 with
-// Content-Range; swifttest answers 200 with the partial body, which the
-// client reads as a whole object). The real-Swift tier is left as it is.
-func useRangedSwifttest(t *testing.T) {
-	t.Helper()
-	if backend != "swifttest" {
-		return
-	}
-	srv, err := swifttest.NewSwiftServer("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	up, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &rangeProxy{up: up}
-	ps := httptest.NewServer(p)
-	t.Cleanup(ps.Close)
-	p.self = ps.URL
-	saved := env
-	env = []string{"ST_AUTH=" + ps.URL + "/v1.0", "ST_USER=" + swifttest.TEST_ACCOUNT, "ST_KEY=" + swifttest.TEST_ACCOUNT}
-	t.Cleanup(func() { env = saved })
-}
-
-// rangeProxy forwards to swifttest and turns its answers to ranged GETs of
-// objects into Swift's. Requests are served one at a time up to the
-// answer's headers (swifttest has data races between concurrent
-// requests); bodies stream concurrently.
-type rangeProxy struct {
-	up   *url.URL
-	self string
-	mu   sync.Mutex
-}
-
-func (p *rangeProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	locked := true
-	unlock := func() {
-		if locked {
-			locked = false
-			p.mu.Unlock()
-		}
-	}
-	defer unlock()
-	var first, last, size int64 = -1, -1, -1
-	if r.Method == http.MethodGet && r.Header.Get("Range") != "" && strings.Count(r.URL.Path, "/") >= 4 {
-		if st, n := p.head(r); st == http.StatusOK {
-			size = n
-			f, l, ok := parseByteRange(r.Header.Get("Range"))
-			if ok && f >= size {
-				w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-				http.Error(w, "Requested Range Not Satisfiable", http.StatusRequestedRangeNotSatisfiable)
-				return
-			}
-			if ok {
-				if l < 0 || l >= size {
-					l = size - 1
-				}
-				first, last = f, l
-				r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", first, last))
-			}
-		}
-	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = p.up.Scheme
-			pr.Out.URL.Host = p.up.Host
-			pr.Out.Host = p.up.Host
-		},
-		ModifyResponse: func(resp *http.Response) error {
-			if su := resp.Header.Get("X-Storage-Url"); su != "" {
-				resp.Header.Set("X-Storage-Url", strings.Replace(su, p.up.Scheme+"://"+p.up.Host, p.self, 1))
-			}
-			if first >= 0 && resp.StatusCode == http.StatusOK {
-				resp.StatusCode = http.StatusPartialContent
-				resp.Status = "206 Partial Content"
-				resp.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, size))
-			}
-			if r.Method == http.MethodGet {
-				unlock() // the body streams while other requests go on
-			}
-			return nil
-		},
-		FlushInterval: -1,
-	}
-	rp.ServeHTTP(w, r)
-}
-
-// head asks swifttest for the object's status and size.
-func (p *rangeProxy) head(r *http.Request) (int, int64) {
-	u := *p.up
-	u.Path, u.RawPath = r.URL.Path, r.URL.RawPath
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodHead, u.String(), nil)
-	if err != nil {
-		return 0, 0
-	}
-	req.Header.Set("X-Auth-Token", r.Header.Get("X-Auth-Token"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0
-	}
-	resp.Body.Close()
-	n, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
-	return resp.StatusCode, n
-}
-
-// parseByteRange reads "bytes=first-" or "bytes=first-last" (last -1 when
-// open).
-func parseByteRange(v string) (first, last int64, ok bool) {
-	v, found := strings.CutPrefix(v, "bytes=")
-	if !found {
-		return 0, 0, false
-	}
-	f, l, found := strings.Cut(v, "-")
-	if !found || f == "" {
-		return 0, 0, false
-	}
-	first, err := strconv.ParseInt(f, 10, 64)
-	if err != nil {
-		return 0, 0, false
-	}
-	last = -1
-	if l != "" {
-		if last, err = strconv.ParseInt(l, 10, 64); err != nil {
-			return 0, 0, false
-		}
-	}
-	return first, last, true
 }
