@@ -751,10 +751,13 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 	return moved, dirty, err
 }
 
-// RenameEntry is Rename that also reports whether an upload of the entry
-// was stopped: the old name may then exist in Swift (the PUT may have
-// landed just before), and the caller should delete it.
-func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, stopped bool, err error) {
+// RenameEntry is Rename that also reports whether the entry's content may
+// exist in Swift under oldName: an upload of it was stopped (its PUT may
+// have landed just before), one finished in this run, or the entry came
+// from Swift. The caller should then delete oldName; a file created here
+// and never uploaded has nothing to delete (the Butler's temp names).
+func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist bool, err error) {
+	var stopped bool
 	for {
 		if oldName != newName {
 			c.Remove(newName)
@@ -763,7 +766,7 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, stopped bool
 		e := c.byName[oldName]
 		if e == nil {
 			c.mu.Unlock()
-			return false, false, stopped, nil
+			return false, false, stopped, nil // stopped: an entry renamed away while we waited
 		}
 		c.pinLocked(e)
 		c.mu.Unlock()
@@ -787,11 +790,12 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, stopped bool
 		c.unpinLocked(e)
 		c.unlockChecked()
 		dirty = e.dirty
+		mayExist = stopped || e.commits > 0 || e.remoteETag != ""
 		if dirty || (e.complete && e.err == nil) {
 			err = e.saveRecordLocked()
 		}
 		e.mu.Unlock()
-		return true, dirty, stopped, err
+		return true, dirty, mayExist, err
 	}
 }
 

@@ -93,6 +93,32 @@ func TestReleaseSyncWriteBack(t *testing.T) {
 
 // A rename within the delay moves the pending upload: one PUT, under the
 // new name.
+// RenameEntry tells whether the old name may exist in Swift (the caller
+// then deletes it): not for a file created here and never uploaded.
+func TestRenameEntryMayExist(t *testing.T) {
+	ev := newEnv(t, func(o *Options) { o.WriteBackDelay = time.Hour })
+	ev.create("tmp.1", []byte("content"))
+	if _, dirty, mayExist, err := ev.c.RenameEntry("tmp.1", "a"); err != nil || !dirty || mayExist {
+		t.Errorf("never uploaded: dirty %v mayExist %v err %v, want true false nil", dirty, mayExist, err)
+	}
+	e := ev.c.Lookup("a")
+	if err := e.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, mayExist, err := ev.c.RenameEntry("a", "b"); err != nil || !mayExist {
+		t.Errorf("uploaded: mayExist %v err %v, want true nil", mayExist, err)
+	}
+	info := ev.remote("r", []byte("remote"))
+	re, err := ev.c.Open("r", info, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.c.Release(re)
+	if _, _, mayExist, err := ev.c.RenameEntry("r", "s"); err != nil || !mayExist {
+		t.Errorf("downloaded: mayExist %v err %v, want true nil", mayExist, err)
+	}
+}
+
 func TestRenameDirtyUploadsOnce(t *testing.T) {
 	ev := newEnv(t, func(o *Options) { o.WriteBackDelay = 100 * time.Millisecond })
 	ev.create("tmp.123", []byte("content"))

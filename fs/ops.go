@@ -686,7 +686,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 
 func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sobj, dobj := f.names.object(src), f.names.object(dst)
-	moved, dirty, stopped, err := f.cache.RenameEntry(sobj, dobj)
+	moved, dirty, mayExist, err := f.cache.RenameEntry(sobj, dobj)
 	if err != nil {
 		return err
 	}
@@ -703,10 +703,11 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 			base = de.etag
 		}
 		f.cache.SetConflictBase(dobj, base)
-		// The pending upload writes dst; src's old object goes now. Always:
-		// an upload of src may have ended (or been stopped after its PUT
-		// landed) since the namespace was read; a DELETE of nothing is cheap.
-		if _ = stopped; true {
+		// The pending upload writes dst; src's object goes now when there
+		// may be one: in the listing, or uploaded (or stopped after its PUT
+		// landed) since the namespace was read. A file created here and
+		// never uploaded costs no request (the Butler's temp names).
+		if se.remote || mayExist {
 			if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
 				return err
 			}
