@@ -276,9 +276,12 @@ func TestReadAheadCutsClaimedSpan(t *testing.T) {
 	// byte is delivered twice.
 	checkDone(t, ev, rc, e, want, 0)
 	gets := rc.calls()
-	wantGets := []getCall{{cut, rest - cut}, {rest, 1<<20 - rest}}
-	if len(gets) != 5 || !slices.Contains(gets, wantGets[0]) || !slices.Contains(gets, wantGets[1]) {
-		t.Errorf("GETs: %v, want 5: the 3 chunks, %v (the demand) and %v (the rest of the cut chunk)", gets, wantGets[0], wantGets[1])
+	demand := getCall{cut, rest - cut}
+	// The rest of the cut chunk is fetched by the worker started for it
+	// (one GET), or, when the second read comes first, by a demand of its
+	// own and then a worker (two); checkDone saw each byte delivered once.
+	if !slices.Contains(gets, demand) || len(gets) < 5 || len(gets) > 6 {
+		t.Errorf("GETs: %v, want the 3 chunks (the first cut at %d), %v (the demand) and the rest of the cut chunk in one or two GETs", gets, cut, demand)
 	}
 }
 
