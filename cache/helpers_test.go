@@ -144,6 +144,7 @@ type env struct {
 	t      testing.TB
 	fake   *swiftfake.Fake
 	client *testClient
+	api    swiftclient.Client // what the cache talks to: client, or a wrapper of it
 	dir    string
 	opts   Options
 	c      *Cache
@@ -173,8 +174,18 @@ func (s *syncBuffer) String() string {
 // the invariant checks on; mod adjusts the options.
 func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
+	return newEnvWith(t, mod, nil)
+}
+
+// newEnvWith is newEnv with wrap(client) between the cache and the fake.
+func newEnvWith(t testing.TB, mod func(*Options), wrap func(*testClient) swiftclient.Client) *env {
+	t.Helper()
 	fake := swiftfake.New()
 	ev := &env{t: t, fake: fake, client: &testClient{Fake: fake}, dir: t.TempDir(), log: &syncBuffer{}}
+	ev.api = ev.client
+	if wrap != nil {
+		ev.api = wrap(ev.client)
+	}
 	ev.faults = &faults{}
 	fake.Fault = ev.faults.check
 	ev.opts = Options{
@@ -202,7 +213,7 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 // open starts a Cache on the env's directory (again, after a crash).
 func (ev *env) open() *Cache {
 	ev.t.Helper()
-	c, err := New(ev.opts, ev.client)
+	c, err := New(ev.opts, ev.api)
 	if err != nil {
 		ev.t.Fatalf("New: %v", err)
 	}

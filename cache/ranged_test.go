@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
-	"github.com/swiftfs/swiftfs/swiftclient/swiftfake"
 )
 
 // rangeClient wraps the test client with what the on-demand tests need:
@@ -125,39 +123,11 @@ func (b *meteredBody) Close() error { return b.r.Close() }
 // newRangedEnv is newEnv with a rangeClient between the cache and the fake.
 func newRangedEnv(t *testing.T, mod func(*Options)) (*env, *rangeClient) {
 	t.Helper()
-	fake := swiftfake.New()
-	ev := &env{t: t, fake: fake, client: &testClient{Fake: fake}, dir: t.TempDir(), log: &syncBuffer{}, faults: &faults{}}
-	fake.Fault = ev.faults.check
-	rc := &rangeClient{testClient: ev.client}
-	ev.opts = Options{
-		Dir:             ev.dir,
-		MaxBytes:        1 << 30,
-		WriteBackDelay:  20 * time.Millisecond,
-		RetryBackoff:    10 * time.Millisecond,
-		RetryBackoffMax: 100 * time.Millisecond,
-		PermanentRetry:  time.Hour,
-		Logger:          slog.New(slog.NewTextHandler(ev.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		checkInvariants: true,
-	}
-	if mod != nil {
-		mod(&ev.opts)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("cache log:\n%s", ev.log.String())
-		}
+	var rc *rangeClient
+	ev := newEnvWith(t, mod, func(tc *testClient) swiftclient.Client {
+		rc = &rangeClient{testClient: tc}
+		return rc
 	})
-	c, err := New(ev.opts, rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close(5 * time.Second)
-		if err := c.checkNow(); err != nil {
-			t.Errorf("after Close: %v", err)
-		}
-	})
-	ev.c = c
 	return ev, rc
 }
 
