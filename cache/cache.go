@@ -752,9 +752,9 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 }
 
 // RenameEntry is Rename that also reports whether the entry's content may
-// exist in Swift under oldName: an upload of it was stopped (its PUT may
-// have landed just before), one finished in this run, or the entry came
-// from Swift. The caller should then delete oldName; a file created here
+// exist in Swift under oldName: an upload of it began in this run (stopped,
+// failed or cut short by a write, its PUT may still have landed), or the
+// entry came from Swift. The caller should then delete oldName; a file created here
 // and never uploaded has nothing to delete (the Butler's temp names).
 func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist bool, err error) {
 	var stopped bool
@@ -790,7 +790,7 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 		c.unpinLocked(e)
 		c.unlockChecked()
 		dirty = e.dirty
-		mayExist = stopped || e.commits > 0 || e.remoteETag != ""
+		mayExist = stopped || e.putTried || e.commits > 0 || e.remoteETag != ""
 		if dirty || (e.complete && e.err == nil) {
 			err = e.saveRecordLocked()
 		}

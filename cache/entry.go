@@ -66,6 +66,7 @@ type Entry struct {
 	uploadCancel context.CancelCauseFunc // GUARDED_BY(mu)
 	uploadGuard  *uploadGuard            // GUARDED_BY(mu): set while an upload streams the file unverified (putLive)
 	commits      int64                   // GUARDED_BY(mu): uploads that reached Swift under the entry's name
+	putTried     bool                    // GUARDED_BY(mu): an upload of the entry began in this run (its PUT may have landed, whatever it returned)
 	attempts     int                     // GUARDED_BY(mu): failed uploads since the last success
 	lastErr      error                   // GUARDED_BY(mu)
 	nextRetry    time.Time               // GUARDED_BY(mu)

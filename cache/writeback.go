@@ -261,6 +261,7 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 	stopOnClose := context.AfterFunc(c.ctx, func() { cancel(context.Canceled) })
 	done := make(chan struct{})
 	e.uploading, e.uploadDone, e.uploadCancel = true, done, cancel
+	e.putTried = true
 	s := snapshot{gen: e.gen, name: e.name, f: e.f, size: e.size, ct: e.contentType, meta: e.meta}
 	e.mu.Unlock()
 
