@@ -47,7 +47,7 @@ func (c *Cache) saveGC(objs []garbage) (gcFile, error) {
 	g := gcFile{path: path, objs: objs}
 	b, err := json.Marshal(objs)
 	if err == nil {
-		err = writeFileDurable(path, b)
+		err = WriteFileDurable(path, b)
 	}
 	return g, err
 }
@@ -81,7 +81,7 @@ func (c *Cache) runGC(g gcFile) {
 		}
 		if len(left) < len(g.objs) {
 			if b, err := json.Marshal(left); err == nil {
-				writeFileDurable(g.path, b)
+				WriteFileDurable(g.path, b)
 			}
 		}
 		g.objs = left

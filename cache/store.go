@@ -12,7 +12,7 @@ import (
 )
 
 // record is the durable state of one entry, kept in meta/<id>.json. It is
-// written with writeFileDurable (temp file, fsync, rename, fsync dir), and
+// written with WriteFileDurable (temp file, fsync, rename, fsync dir), and
 // only with the entry's mutex held, so records reach the disk in the order
 // of the changes they describe.
 type record struct {
@@ -45,9 +45,11 @@ func (c *Cache) metaPath(id uint64) string {
 	return filepath.Join(c.dir, "meta", strconv.FormatUint(id, 10)+".json")
 }
 
-// writeFileDurable replaces path with data so that after a crash either
-// the old or the new content is found, never a mix.
-func writeFileDurable(path string, data []byte) error {
+// WriteFileDurable replaces path with data so that after a crash either
+// the old or the new content is found, never a mix (temp file ".tmp-*"
+// beside it, fsync, rename, fsync of the directory). Package fs uses it
+// for the records of its local-only files.
+func WriteFileDurable(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
@@ -97,7 +99,7 @@ func (c *Cache) saveRecord(r record) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileDurable(c.metaPath(r.ID), b); err != nil {
+	if err := WriteFileDurable(c.metaPath(r.ID), b); err != nil {
 		return fmt.Errorf("cache: saving state of %q: %w", r.Name, err)
 	}
 	return nil

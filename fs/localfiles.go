@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swiftfs/swiftfs/cache"
 )
 
 // Local-only files (SQLite -journal, -wal, -shm and Options.LocalOnly
@@ -59,33 +61,13 @@ func (f *FS) newLocal(p string, a attrs) (*localFile, error) {
 	return lf, nil
 }
 
-// writeLocalRecord stores r as lf's record: temp file, fsync, rename,
-// fsync of the directory.
+// writeLocalRecord stores r as lf's record, durably.
 func (f *FS) writeLocalRecord(lf *localFile, r localRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	name := filepath.Join(f.localDir, lf.id+".name")
-	tmp, err := os.CreateTemp(f.localDir, lf.id+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return syncDir(f.localDir)
+	return cache.WriteFileDurable(filepath.Join(f.localDir, lf.id+".name"), b)
 }
 
 // removeLocal forgets a local-only file: its record first (a crash then
@@ -153,13 +135,4 @@ func (f *FS) restoreLocals() error {
 		f.log.Info("local-only files (SQLite journals) kept from the previous run", "count", restored, "dir", f.localDir)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
