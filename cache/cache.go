@@ -757,7 +757,6 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 // entry came from Swift. The caller should then delete oldName; a file created here
 // and never uploaded has nothing to delete (the Butler's temp names).
 func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist bool, err error) {
-	var stopped bool
 	for {
 		if oldName != newName {
 			c.Remove(newName)
@@ -766,7 +765,7 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 		e := c.byName[oldName]
 		if e == nil {
 			c.mu.Unlock()
-			return false, false, stopped, nil // stopped: an entry renamed away while we waited
+			return false, false, false, nil
 		}
 		c.pinLocked(e)
 		c.mu.Unlock()
@@ -774,7 +773,6 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 		if e.uploading {
 			e.cancelUpload(errRenamed)
 			e.waitUploadLocked(context.Background())
-			stopped = true
 		}
 		c.mu.Lock()
 		if c.byName[oldName] != e || (oldName != newName && c.byName[newName] != nil) {
@@ -790,7 +788,7 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 		c.unpinLocked(e)
 		c.unlockChecked()
 		dirty = e.dirty
-		mayExist = stopped || e.putTried || e.commits > 0 || e.remoteETag != ""
+		mayExist = e.putTried || e.remoteETag != "" // putTried covers uploads stopped or finished
 		if dirty || (e.complete && e.err == nil) {
 			err = e.saveRecordLocked()
 		}

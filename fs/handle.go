@@ -143,7 +143,7 @@ func (n *node) stampForUpload(p string, e *cache.Entry) {
 	a := n.current()
 	n.mu.Lock()
 	n.a.mtime = a.mtime
-	own := !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow
+	own := n.ownAttrsLocked()
 	n.mu.Unlock()
 	if ne, ok := n.fsys.peekEntry(p); ok && !own && ne.kind == kindFile {
 		// Mode and owner as the name has them now, unless this node was

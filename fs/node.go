@@ -52,10 +52,17 @@ type node struct {
 	lookups atomic.Uint32
 }
 
-// refreshAttrs takes e's attributes, keeping mode, owner and mtime set by
-// a recent chmod/chown/utimes on this node. LOCKS_REQUIRED(n.mu)
+// ownAttrsLocked reports whether this node's mode, owner and mtime were
+// set here (chmod/chown/utimes) within OverlayWindow: they then win over
+// copies of namespace entries. LOCKS_REQUIRED(n.mu)
+func (n *node) ownAttrsLocked() bool {
+	return !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow
+}
+
+// refreshAttrsLocked takes e's attributes, keeping mode, owner and mtime
+// set by a recent chmod/chown/utimes on this node. LOCKS_REQUIRED(n.mu)
 func (n *node) refreshAttrsLocked(e attrs) {
-	if !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow {
+	if n.ownAttrsLocked() {
 		e.perm, e.uid, e.gid, e.mtime, e.explicit = n.a.perm, n.a.uid, n.a.gid, n.a.mtime, n.a.explicit
 	}
 	n.a = e
@@ -179,7 +186,6 @@ func (n *node) childNode(ctx context.Context, name string, e *nsEntry) *gofs.Ino
 			// Renamed over a moment ago: wait for go-fuse to put the new
 			// file's node here instead of handing out the old one.
 			cn.settleReplaced()
-			ch = n.GetChild(name)
 		}
 	}
 	if ch := n.GetChild(name); ch != nil {
@@ -187,7 +193,7 @@ func (n *node) childNode(ctx context.Context, name string, e *nsEntry) *gofs.Ino
 			cn.mu.Lock()
 			if cn.entry == nil && cn.local == nil {
 				cn.refreshAttrsLocked(e.attrs)
-			} else if cn.attrAt.IsZero() || n.fsys.now().Sub(cn.attrAt) >= n.fsys.opts.OverlayWindow {
+			} else if !cn.ownAttrsLocked() {
 				cn.a.perm, cn.a.uid, cn.a.gid = e.perm, e.uid, e.gid
 			}
 			cn.mu.Unlock()
