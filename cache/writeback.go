@@ -583,15 +583,11 @@ func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string) (s
 	e.mu.Lock()
 	base := e.remoteETag
 	e.mu.Unlock()
-	st, err := w.c.client.Stat(ctx, name)
-	switch {
-	case errors.Is(err, swiftclient.ErrNotFound):
-		if base == "" {
-			return name, nil
-		}
-	case err != nil:
+	same, st, err := swiftclient.IsVersion(ctx, w.c.client, name, base)
+	if err != nil {
 		return "", err
-	case st.ETag == base:
+	}
+	if same {
 		return name, nil
 	}
 	host, _ := os.Hostname()

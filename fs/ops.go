@@ -750,16 +750,9 @@ func (f *FS) checkReplaced(ctx context.Context, dobj string, de *nsEntry) error 
 	if de != nil && de.remote {
 		base = de.etag
 	}
-	st, err := f.client.Stat(ctx, dobj)
-	switch {
-	case errors.Is(err, swiftclient.ErrNotFound):
-		if base == "" {
-			return nil
-		}
-	case err != nil:
+	same, st, err := swiftclient.IsVersion(ctx, f.client, dobj, base)
+	if err != nil || same {
 		return err
-	case base != "" && st.ETag == base:
-		return nil
 	}
 	return fmt.Errorf("%w (object %q: known ETag %q, in Swift %q)", errReplacedChanged, dobj, base, st.ETag)
 }
