@@ -707,6 +707,55 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 	return e, nil
 }
 
+// Hold opens the entry of name when it holds a complete copy (clean or
+// dirty), without any download or check, and returns it; nil when there is
+// none. A rename over a file the kernel knows holds the old copy for a
+// moment: the kernel may still open the old file through a lookup made
+// before the rename. Release undoes a Hold; the entry stays readable after
+// Remove (detached) until then.
+func (c *Cache) Hold(name string) *Entry {
+	c.mu.Lock()
+	e := c.byName[name]
+	if e == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	c.pinLocked(e)
+	c.mu.Unlock()
+	e.mu.Lock()
+	if e.complete && e.err == nil {
+		e.opens++ // the pin is the hold's
+		e.mu.Unlock()
+		return e
+	}
+	e.mu.Unlock()
+	c.mu.Lock()
+	c.unpinLocked(e)
+	c.unlockChecked()
+	return nil
+}
+
+// Reopen adds an open to e, which the caller holds open: a further
+// descriptor of an open file shares its copy, also when the name has moved
+// on meanwhile (the file was renamed over or unlinked and the name's entry,
+// if any, is another file's). Each Reopen that returns true is undone by
+// a Release; it returns false when e is not open (a caller's mistake).
+func (c *Cache) Reopen(e *Entry) bool {
+	e.mu.Lock()
+	if e.opens <= 0 {
+		e.mu.Unlock()
+		c.log.Error("cache: Reopen of an entry that is not open", "object", e.Name())
+		return false
+	}
+	e.opens++
+	e.mu.Unlock()
+	c.mu.Lock()
+	c.pinLocked(e) // the open's pin, as in Open
+	c.hits++
+	c.mu.Unlock()
+	return true
+}
+
 // Release ends one Open. When the entry is dirty and no longer open, its
 // upload is scheduled after the write-back delay (or done now and waited
 // for with SyncWriteBack; its error is returned).

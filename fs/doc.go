@@ -38,6 +38,13 @@
 // returns false and operations on it answer ENOENT or work on the open
 // copy only.
 //
+// A node renamed over (node.replaced) stands for the old file: every open
+// through it shares the old file's copy while one is open (node.entry),
+// or, for heldFor after the rename, the copy Rename held (node.held);
+// after that it answers ESTALE and the kernel looks the name up again.
+// Opens never look the copy up by name once a node has one: the name may
+// hold another file by then.
+//
 // Inode numbers come from a counter in FS (the root is 1); a number is
 // given when go-fuse first creates the node for a name, and node.childNode
 // reuses a live child of the same kind, so st_ino is the same for stat and
@@ -132,7 +139,9 @@
 // taken while one of them is held. In plain words:
 //
 //   - Holding a node's mu, code may call the methods of its cache.Entry
-//     (Dirty, Complete, Size), but must not take FS.nsMu, another node's
+//     (Dirty, Complete, Size) and cache.Reopen of it (so that the entry
+//     cannot be released between reading node.entry and sharing it), but
+//     must not take FS.nsMu, another node's
 //     mu, or call into Swift or go-fuse.
 //   - FS.nsMu is the namespace lock: held only to read or change the maps,
 //     never across Swift, disk or cache calls, never while taking a node's

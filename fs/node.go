@@ -23,7 +23,7 @@ import (
 //
 // One node lives per name the kernel knows (after `ls -l` of a million
 // files, a million of them): the fields are ordered so that the struct has
-// no padding (312 bytes with go-fuse's Inode, the 320-byte size class).
+// no padding (320 bytes with go-fuse's Inode, a size class of its own).
 type node struct {
 	gofs.Inode
 	fsys *FS
@@ -48,6 +48,11 @@ type node struct {
 	// at this node's name: the node stands for the old file from then on,
 	// even in the moment before go-fuse moves it out of the tree.
 	replaced bool // GUARDED_BY(mu)
+	// held is the old file's copy of a replaced node, kept for a moment
+	// (heldFor) for opens the kernel sends through a lookup made before the
+	// rename: they get the old file, as on a local disk. Without it they
+	// get ESTALE, and the kernel retries only once.
+	held *cache.Entry // GUARDED_BY(mu)
 	// lookups counts the kernel's LOOKUPs of names in this directory.
 	lookups atomic.Uint32
 }
@@ -75,6 +80,42 @@ func (n *node) isReplaced() bool {
 	return n.replaced
 }
 
+// heldFor is how long a replaced node keeps the old file's copy (node.held):
+// opens already on their way when the rename happened arrive within
+// milliseconds; the kernel forgets the old inode soon after.
+const heldFor = 2 * time.Second
+
+// holdReplaced keeps e (from cache.Hold, may be nil) as the old file's copy
+// of this replaced node until heldFor has passed or the kernel forgets it.
+func (n *node) holdReplaced(e *cache.Entry) {
+	if e == nil {
+		return
+	}
+	n.mu.Lock()
+	old := n.held
+	n.held = e
+	n.mu.Unlock()
+	if old != nil {
+		n.fsys.cache.Release(old)
+	}
+	time.AfterFunc(heldFor, n.dropHeld)
+}
+
+// dropHeld lets the old file's copy go (see holdReplaced).
+func (n *node) dropHeld() {
+	n.mu.Lock()
+	e := n.held
+	n.held = nil
+	n.mu.Unlock()
+	if e != nil {
+		n.fsys.cache.Release(e)
+	}
+}
+
+// OnForget implements gofs.NodeOnForgetter: the kernel no longer knows
+// the inode, so no open can come through it.
+func (n *node) OnForget() { n.dropHeld() }
+
 // settleReplaced waits (briefly) until go-fuse has taken a replaced node
 // out of the tree: it does so right after Rename returns, and until then
 // the tree would still give the old node for the name.
@@ -88,20 +129,21 @@ func (n *node) settleReplaced() {
 }
 
 var (
-	_ gofs.NodeLookuper   = (*node)(nil)
-	_ gofs.NodeGetattrer  = (*node)(nil)
-	_ gofs.NodeSetattrer  = (*node)(nil)
-	_ gofs.NodeReaddirer  = (*node)(nil)
-	_ gofs.NodeOpener     = (*node)(nil)
-	_ gofs.NodeCreater    = (*node)(nil)
-	_ gofs.NodeMkdirer    = (*node)(nil)
-	_ gofs.NodeUnlinker   = (*node)(nil)
-	_ gofs.NodeRmdirer    = (*node)(nil)
-	_ gofs.NodeRenamer    = (*node)(nil)
-	_ gofs.NodeSymlinker  = (*node)(nil)
-	_ gofs.NodeReadlinker = (*node)(nil)
-	_ gofs.NodeStatfser   = (*node)(nil)
-	_ gofs.NodeFsyncer    = (*node)(nil)
+	_ gofs.NodeLookuper    = (*node)(nil)
+	_ gofs.NodeOnForgetter = (*node)(nil)
+	_ gofs.NodeGetattrer   = (*node)(nil)
+	_ gofs.NodeSetattrer   = (*node)(nil)
+	_ gofs.NodeReaddirer   = (*node)(nil)
+	_ gofs.NodeOpener      = (*node)(nil)
+	_ gofs.NodeCreater     = (*node)(nil)
+	_ gofs.NodeMkdirer     = (*node)(nil)
+	_ gofs.NodeUnlinker    = (*node)(nil)
+	_ gofs.NodeRmdirer     = (*node)(nil)
+	_ gofs.NodeRenamer     = (*node)(nil)
+	_ gofs.NodeSymlinker   = (*node)(nil)
+	_ gofs.NodeReadlinker  = (*node)(nil)
+	_ gofs.NodeStatfser    = (*node)(nil)
+	_ gofs.NodeFsyncer     = (*node)(nil)
 )
 
 // path returns the node's path from the mount root, false when orphaned.

@@ -12,6 +12,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/swiftfs/swiftfs/cache"
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
@@ -73,6 +74,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	p, ok := n.path()
 	n.mu.Lock()
 	cur, replaced := n.entry, n.replaced
+	if cur == nil && replaced && n.held != nil {
+		// Renamed over a moment ago: the old file, whose copy is held.
+		cur = n.held
+	}
+	if cur != nil && !f.cache.Reopen(cur) {
+		cur = nil
+	}
 	n.mu.Unlock()
 	if cur == nil && (replaced || !ok) {
 		// The kernel opened a name it looked up before a rename or unlink
@@ -113,11 +121,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		}
 	}
 	trunc := write && flags&syscall.O_TRUNC != 0
-	e, err := f.cache.Open(obj, remote, trunc)
-	if err != nil {
-		return nil, 0, f.fail("open", p, err)
-	}
+	// A file already open here is shared whole: its copy, not whatever the
+	// name holds now (it may have been renamed over or unlinked since: the
+	// kernel reopens a file it knows, e.g. through a lookup made before).
+	e := cur
 	if cur == nil {
+		var err error
+		if e, err = f.cache.Open(obj, remote, trunc); err != nil {
+			return nil, 0, f.fail("open", p, err)
+		}
 		// A rename over the name while we opened (e.g. by a symlink, the
 		// Butler's lock idiom): do not hand out the new object as this file.
 		if ne, _ := f.lookupEntry(ctx, p); ne == nil || ne.kind != n.kind || (remote != nil && ne.etag != remote.ETag && ne.localAt.IsZero()) {
@@ -664,12 +676,16 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	// The node at dst (if the kernel knows one) is the old file from now
 	// on: opens through it must not get the new content (see Open).
 	var over *node
+	var held *cache.Entry
 	if ch := np.GetChild(newName); ch != nil {
 		if on, ok := ch.Operations().(*node); ok && ch != n.GetChild(name) {
 			over = on
 			over.mu.Lock()
 			over.replaced = true
 			over.mu.Unlock()
+			if over.kind == kindFile {
+				held = f.cache.Hold(f.names.object(dst))
+			}
 		}
 	}
 	if err := f.renameFile(ctx, src, dst, se, de); err != nil {
@@ -678,7 +694,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			over.replaced = false
 			over.mu.Unlock()
 		}
+		if held != nil {
+			f.cache.Release(held)
+		}
 		return f.fail("rename", src, err)
+	}
+	if over != nil {
+		over.holdReplaced(held)
 	}
 	f.keepDir(ctx, sdir)
 	return 0

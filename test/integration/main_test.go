@@ -145,6 +145,9 @@ func startMount(t *testing.T, target, cacheDir string, flags ...string) *mount {
 		cacheDir = t.TempDir()
 	}
 	args := append([]string{"mount", "--cache-dir", cacheDir, "--log-level", "debug", "--write-back-delay", "200ms", "--metadata-ttl", "2s"}, flags...)
+	if os.Getenv("SWIFTFS_TEST_DEBUG_FUSE") == "1" {
+		args = append(args, "--debug-fuse") // every FUSE request in the log
+	}
 	args = append(args, target, dir)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
@@ -226,6 +229,7 @@ func (m *mount) stop() {
 		return
 	}
 	m.cmd.Process.Signal(syscall.SIGTERM)
+	defer m.keepLog()
 	select {
 	case err := <-m.done:
 		if err != nil {
@@ -244,6 +248,20 @@ func (m *mount) stop() {
 		m.t.Errorf("mount point %s still mounted after swiftfs exited", m.dir)
 	}
 	m.cmd = nil
+}
+
+// keepLog writes the daemon's log to $SWIFTFS_TEST_LOG_DIR (for whoever
+// debugs a failure; nothing is kept when it is unset).
+func (m *mount) keepLog() {
+	dir := os.Getenv("SWIFTFS_TEST_LOG_DIR")
+	if dir == "" {
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(m.t.Name())
+	p := filepath.Join(dir, fmt.Sprintf("%s.%d.log", name, time.Now().UnixNano()))
+	if err := os.WriteFile(p, []byte(m.log.String()), 0o600); err != nil {
+		m.t.Logf("daemon log not kept: %v", err)
+	}
 }
 
 // kill9 ends the daemon without any clean-up (crash tests).

@@ -138,11 +138,7 @@ _SYMLINK_WALK = ("a loser opening final through the winner's symlink while the w
                  "its temp over it can get ENOENT: the path walk (symlink, then its target) is "
                  "not atomic, as on a local disk, but the window is FUSE round trips wide "
                  "(SEMANTICS.md Known gaps)")
-_EMPTY_READ = ("a reader opening a file while it is renamed over can, rarely, read 0 bytes (seen once "
-               "in 4 clean-clone CI runs on the swifttest tier after the rename fixes; cause not found; "
-               "SEMANTICS.md Known gaps)")
 KNOWN_BUGS = {
-    "safe_filename:readers": _EMPTY_READ,
     "write_once:race-same": _SYMLINK_WALK,
     "write_once:race-diff": _SYMLINK_WALK,
     "write_once:race-remount": _SYMLINK_WALK,
