@@ -103,6 +103,8 @@ type FS struct {
 	localMu sync.Mutex
 	locals  map[string]*localFile // GUARDED_BY(localMu): local-only files by path
 
+	walks symWalks // renames over a symlink to their source (symwalk.go)
+
 	statMu   sync.Mutex
 	statAt   time.Time
 	statInfo swiftclient.ContainerInfo

@@ -266,6 +266,12 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 		return nil, n.fsys.fail("lookup", p, err)
 	}
 	if e == nil {
+		if n.fsys.walks.stale(ctx, p, n.fsys.now()) {
+			n.fsys.log.Debug("lookup of a name just renamed over a symlink to it: ESTALE, the kernel walks again", "path", p)
+			return nil, syscall.ESTALE // see symwalk.go
+		}
+		// (A timeout set here makes go-fuse answer a plain ENOENT, which
+		// the kernel does not cache.)
 		out.SetEntryTimeout(n.fsys.kernelTTL())
 		return nil, syscall.ENOENT
 	}
@@ -534,7 +540,9 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	}
 	p, ok := n.path()
 	if !ok {
-		return nil, syscall.ENOENT
+		// Renamed over or removed since the kernel looked it up: it walks
+		// the path again and finds what the name holds now.
+		return nil, syscall.ESTALE
 	}
 	rc, _, err := n.fsys.client.Get(ctx, n.fsys.names.object(p), 0, -1)
 	if err != nil {

@@ -701,6 +701,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	}
 	if over != nil {
 		over.holdReplaced(held)
+		over.mu.Lock()
+		target := over.target
+		over.mu.Unlock()
+		if over.kind == kindSymlink && symlinkNamed(target, src) {
+			f.walks.add(src, f.now())
+		}
 	}
 	f.keepDir(ctx, sdir)
 	return 0

@@ -16,6 +16,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -750,6 +751,85 @@ func TestButlerRegressions(t *testing.T) {
 		if len(left) > 0 {
 			t.Errorf("removed or renamed temps still in Swift (each removed/renamed %v–%v after its close): %v",
 				delay-20*time.Millisecond, delay+145*time.Millisecond, left)
+		}
+	})
+
+	// FileForWriteOnceCompareSame raced: each writer writes a temp, then
+	// symlink(temp, final) as an atomic create-if-absent; the winner
+	// renames its temp over the symlink, the losers (EEXIST) read final
+	// through it and compare. A loser's walk final → symlink → temp must
+	// not fail when the rename lands in the middle of it (docs/SEMANTICS.md,
+	// rename).
+	t.Run("write_once_symlink_race", func(t *testing.T) {
+		const rounds, racers = 40, 12
+		os.Mkdir(m.path("wo"), 0o755)
+		var failures []string
+		for r := 0; r < rounds && len(failures) < 8; r++ {
+			dir := m.path(fmt.Sprintf("wo/r%02d", r))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			final := filepath.Join(dir, "repositoryCfg.yaml")
+			want := fmt.Sprintf("root: round %d\n", r)
+			start := make(chan struct{})
+			type outcome struct {
+				won bool
+				err error
+			}
+			res := make(chan outcome, racers)
+			for i := 0; i < racers; i++ {
+				go func() {
+					tmp := fmt.Sprintf("%s.tmp%d", final, i)
+					if err := os.WriteFile(tmp, []byte(want), 0o600); err != nil {
+						res <- outcome{err: err}
+						return
+					}
+					<-start
+					if err := os.Symlink(tmp, final); err == nil {
+						err = os.Rename(tmp, final)
+						if err == nil {
+							err = os.Chmod(final, 0o644)
+						}
+						res <- outcome{won: true, err: err}
+						return
+					} else if !errors.Is(err, fs.ErrExist) {
+						res <- outcome{err: err}
+						return
+					}
+					// (Three reads, not the Butler's one: each may meet the
+					// rename.)
+					var err error
+					for k := 0; k < 3 && err == nil; k++ {
+						var got []byte
+						got, err = os.ReadFile(final)
+						if err == nil && string(got) != want {
+							err = fmt.Errorf("final holds %q, want %q", got, want)
+						}
+					}
+					os.Remove(tmp)
+					res <- outcome{err: err}
+				}()
+			}
+			close(start)
+			won := 0
+			for i := 0; i < racers; i++ {
+				o := <-res
+				if o.won {
+					won++
+				}
+				if o.err != nil {
+					failures = append(failures, fmt.Sprintf("round %d: %v", r, o.err))
+				}
+			}
+			if won != 1 {
+				failures = append(failures, fmt.Sprintf("round %d: %d winners", r, won))
+			}
+			if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 || ents[0].Type() != 0 {
+				failures = append(failures, fmt.Sprintf("round %d: directory holds %v (%v), want the one regular file", r, ents, err))
+			}
+		}
+		if len(failures) > 0 {
+			t.Errorf("%d racers x %d rounds of symlink-then-rename:\n%s", racers, rounds, strings.Join(failures, "\n"))
 		}
 	})
 

@@ -134,15 +134,8 @@ class Run:
 # Parts that fail because of open swiftfs bugs (docs/SEMANTICS.md, "Known
 # gaps"), as "idiom:part": reason. They still run; a failure is reported as
 # "left out: known bug".
-_SYMLINK_WALK = ("a loser opening final through the winner's symlink while the winner renames "
-                 "its temp over it can get ENOENT: the path walk (symlink, then its target) is "
-                 "not atomic, as on a local disk, but the window is FUSE round trips wide "
-                 "(SEMANTICS.md Known gaps)")
-KNOWN_BUGS = {
-    "write_once:race-same": _SYMLINK_WALK,
-    "write_once:race-diff": _SYMLINK_WALK,
-    "write_once:race-remount": _SYMLINK_WALK,
-}
+# None at present.
+KNOWN_BUGS = {}
 
 
 def main(idiom, fn):

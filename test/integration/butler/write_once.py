@@ -29,9 +29,9 @@ def put(final, text, why=None):
             why.append(w.detail)
         return "different"
     except OSError:
-        # A loser hit by the symlink-walk race (butlerlib.KNOWN_BUGS) removes
-        # its temp, so that the known gap does not leave a stray object for
-        # the other checks; unless final is the symlink to it (a winner).
+        # A racer that failed removes its temp, so that its failure is
+        # reported once and not again by the directory checks; unless final
+        # is the symlink to it (a winner).
         tmp = getattr(getattr(w, "tmp", None), "name", None)
         if tmp and os.path.lexists(tmp) and not (os.path.islink(final) and os.readlink(final) == tmp):
             os.remove(tmp)
