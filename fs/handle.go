@@ -247,7 +247,15 @@ func (h *ptHandle) PassthroughFd() (int, bool) {
 	if f == nil {
 		return 0, false
 	}
+	h.n.fsys.log.Debug("passthrough open", "object", h.e.Name())
 	return int(f.Fd()), true
+}
+
+// Read implements gofs.FileReader: only called when the kernel did not
+// take the passthrough file (no CAP_SYS_ADMIN, or a kernel without it).
+func (h *ptHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.n.fsys.warnOnce("kernel passthrough not available (needs root and Linux 6.9+): cached files are read through swiftfs")
+	return h.handle.Read(ctx, dest, off)
 }
 
 // Release implements gofs.FileReleaser.

@@ -148,7 +148,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 		log.Warn("control socket not started; swiftfs status/sync will not work", "err", err)
 	}
 	log.Info("mounted", "container", container, "prefix", prefix, "mountpoint", mnt, "cache_dir", cdir,
-		"write_back", cfg.writeBack, "read_only", cfg.readOnly)
+		"write_back", cfg.writeBack, "read_only", cfg.readOnly, "passthrough", cfg.passthrough)
 	signalReady()
 
 	done := make(chan struct{})

@@ -150,7 +150,7 @@ var options = []option{
 		c.logFormat = v
 		return nil
 	}},
-	{"passthrough", "false", "experimental: let the kernel read cached files directly (FUSE passthrough; kernel 6.9+, root); a writer opening a file that a passthrough reader holds open gets EBUSY-like errors on some kernels", "cache", func(c *config, v string) (err error) { c.passthrough, err = strconv.ParseBool(v); return }},
+	{"passthrough", "false", "experimental, known to fail (docs/CONFIGURATION.md): let the kernel read complete cached copies directly, at local disk speed (FUSE passthrough; kernel 6.9+, root)", "cache", func(c *config, v string) (err error) { c.passthrough, err = strconv.ParseBool(v); return }},
 	{"registry-patterns", "*.sqlite3,*.sqlite,*.db", "base-name patterns of SQLite registries: uploaded as checked snapshots, never over another mount's newer copy (empty: none)", "write", func(c *config, v string) (err error) { c.registryPatterns, err = registrysync.ParsePatterns(v); return }},
 	{"debug-fuse", "false", "log every FUSE request (very verbose)", "logging", func(c *config, v string) (err error) { c.debugFuse, err = strconv.ParseBool(v); return }},
 }
