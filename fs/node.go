@@ -91,24 +91,21 @@ func (n *node) holdReplaced(e *cache.Entry) {
 	if e == nil {
 		return
 	}
+	n.setHeld(e)
+	time.AfterFunc(heldFor, n.dropHeld)
+}
+
+// dropHeld lets the old file's copy go (see holdReplaced).
+func (n *node) dropHeld() { n.setHeld(nil) }
+
+// setHeld replaces the held copy, releasing the one before.
+func (n *node) setHeld(e *cache.Entry) {
 	n.mu.Lock()
 	old := n.held
 	n.held = e
 	n.mu.Unlock()
 	if old != nil {
 		n.fsys.cache.Release(old)
-	}
-	time.AfterFunc(heldFor, n.dropHeld)
-}
-
-// dropHeld lets the old file's copy go (see holdReplaced).
-func (n *node) dropHeld() {
-	n.mu.Lock()
-	e := n.held
-	n.held = nil
-	n.mu.Unlock()
-	if e != nil {
-		n.fsys.cache.Release(e)
 	}
 }
 
