@@ -155,9 +155,11 @@
 // A failed upload leaves the entry dirty and pinned, records the error
 // (Stats: state "failed"; LastError), and is retried after
 // Options.RetryBackoff, doubling up to Options.RetryBackoffMax. Failures a
-// retry soon will not fix (403, 413 quota, 400, a missing container, a
-// refused file check) are logged at error level and retried after
-// Options.PermanentRetry. Local data is never deleted because of a
+// retry soon will not fix (403, 413 quota, 400, a refused file check) are
+// logged at error level and retried after Options.PermanentRetry. A 404
+// (the container not visible) is retried as a transient failure: a Swift
+// that was just restarted answers it until its proxy reaches the container
+// servers again. Local data is never deleted because of a
 // failure: a Swift outage of any length only delays uploads, and fsync or
 // `swiftfs sync` retry at once.
 //

@@ -144,10 +144,13 @@ func (w *writeback) uploadNow(ctx context.Context, e *Entry) error {
 	return w.upload(ctx, e, true)
 }
 
-// permanent reports failures that retrying soon will not fix.
+// permanent reports failures that retrying soon will not fix. A PUT's 404
+// (the proxy does not see the container) is not one of them: Swift answers
+// it for a while after a restart too, until the proxy reaches the
+// container servers again (seen after TestWritebackSwiftOutage's outage).
 func permanent(err error) bool {
 	switch swiftclient.KindOf(err) {
-	case swiftclient.ErrForbidden, swiftclient.ErrTooLarge, swiftclient.ErrInvalid, swiftclient.ErrNotFound:
+	case swiftclient.ErrForbidden, swiftclient.ErrTooLarge, swiftclient.ErrInvalid:
 		return true
 	}
 	var ve *ValidationError

@@ -456,6 +456,18 @@ func TestPermanentFailure(t *testing.T) {
 	}
 }
 
+// A PUT answered 404 (the container not visible, as for a while after a
+// Swift restart) is retried soon, not after PermanentRetry.
+func TestNotFoundRetriedSoon(t *testing.T) {
+	ev := newEnv(t, nil) // retries after 10 ms, doubling up to 100 ms; permanent: an hour
+	ev.faults.add("put", "f", swiftErr("put", 404), 2)
+	ev.create("f", []byte("precious"))
+	waitFor(t, "upload after two 404s", func() bool { got, ok := ev.data("f"); return ok && got == "precious" })
+	if n := ev.faults.count("put"); n < 3 {
+		t.Errorf("PUTs: got %d, want 3 or more", n)
+	}
+}
+
 // Swift down for a while during writes: nothing is lost, and uploads
 // resume after it returns, without a sync.
 func TestSwiftOutage(t *testing.T) {
