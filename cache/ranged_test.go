@@ -73,6 +73,24 @@ func (rc *rangeClient) stopHolding() {
 	rc.mu.Unlock()
 }
 
+// openHeld opens name with every GET held until the three workers have
+// theirs (each stream stuck at the start of its chunk); GETs opened after
+// that go through. It returns the entry and the function that lets the
+// workers' GETs go; both are released when the test ends.
+func openHeld(t *testing.T, ev *env, rc *rangeClient, name string, info *swiftclient.ObjectInfo) (*Entry, func()) {
+	t.Helper()
+	release := rc.holdGets(func(off, length int64) bool { return true })
+	t.Cleanup(release)
+	e, err := ev.c.Open(name, info, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ev.c.Release(e) })
+	waitFor(t, "the workers' GETs", func() bool { return len(rc.calls()) == 3 })
+	rc.stopHolding()
+	return e, release
+}
+
 func (rc *rangeClient) setLatency(d time.Duration, block int) {
 	rc.mu.Lock()
 	rc.latency, rc.latencyBlock = d, block
@@ -170,15 +188,7 @@ func TestReadFarAheadFetchesOnDemand(t *testing.T) {
 	size := 4<<20 + 1000                   // 65 chunks
 	want := randBytes(size)
 	info := ev.remote("big.fits", want)
-	release := rc.holdGets(func(off, length int64) bool { return true })
-	defer release()
-	e, err := ev.c.Open("big.fits", info, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.c.Release(e)
-	waitFor(t, "the workers' GETs", func() bool { return len(rc.calls()) == 3 })
-	rc.stopHolding() // the workers' GETs stay held: the streams are stuck at 0, 64 Ki and 128 Ki
+	e, release := openHeld(t, ev, rc, "big.fits", info) // the streams are stuck at 0, 64 Ki and 128 Ki
 
 	readAtOK(t, e, want, int64(size-2880), 2880)
 	tail := rc.served.Load()
@@ -361,15 +371,7 @@ func TestDemandSeesNewVersion(t *testing.T) {
 	size := 1 << 20
 	old := randBytes(size)
 	info := ev.remote("obj", old)
-	release := rc.holdGets(func(off, length int64) bool { return true })
-	defer release()
-	e, err := ev.c.Open("obj", info, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.c.Release(e)
-	waitFor(t, "the workers' GETs", func() bool { return len(rc.calls()) == 3 })
-	rc.stopHolding()
+	e, _ := openHeld(t, ev, rc, "obj", info)
 	now := bytes.Clone(old)
 	for i := range now {
 		now[i] ^= 0x5a
@@ -399,15 +401,7 @@ func TestDemandBytesVerified(t *testing.T) {
 		size := 1 << 20
 		want := randBytes(size)
 		info := ev.remote("obj", want)
-		release := rc.holdGets(func(off, length int64) bool { return true })
-		defer release()
-		e, err := ev.c.Open("obj", info, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ev.c.Release(e)
-		waitFor(t, "the workers' GETs", func() bool { return len(rc.calls()) == 3 })
-		rc.stopHolding()
+		e, release := openHeld(t, ev, rc, "obj", info)
 		ev.client.setCorrupt(1) // the demand's GET
 		buf := make([]byte, 2880)
 		if _, err := e.ReadAt(context.Background(), buf, int64(size-2880)); err != nil {
@@ -433,13 +427,7 @@ func TestDemandBytesVerified(t *testing.T) {
 		want := randBytes(size)
 		info := ev.remote("obj", want)
 		ev.client.setCorrupt(-1)
-		release := rc.holdGets(func(off, length int64) bool { return true })
-		e, err := ev.c.Open("obj", info, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the workers' GETs", func() bool { return len(rc.calls()) == 3 })
-		rc.stopHolding()
+		e, release := openHeld(t, ev, rc, "obj", info)
 		e.ReadAt(context.Background(), make([]byte, 2880), int64(size-2880)) // served early, unverified
 		release()
 		waitFor(t, "download end", func() bool {
