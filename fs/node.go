@@ -23,7 +23,8 @@ import (
 //
 // One node lives per name the kernel knows (after `ls -l` of a million
 // files, a million of them): the fields are ordered so that the struct has
-// no padding (320 bytes with go-fuse's Inode, a size class of its own).
+// no padding (320 bytes with go-fuse's Inode, exactly the 320-byte size
+// class; TestNodeSize keeps it there).
 type node struct {
 	gofs.Inode
 	fsys *FS
@@ -36,7 +37,12 @@ type node struct {
 	keepETag  string       // GUARDED_BY(mu): version in the kernel's page cache
 	target    string       // GUARDED_BY(mu): symlink target, when known
 	local     *localFile   // GUARDED_BY(mu): content of a local-only file
-	written   time.Time    // GUARDED_BY(mu): last write through an open handle
+	// held is the old file's copy of a replaced node, kept for a moment
+	// (heldFor) for opens the kernel sends through a lookup made before the
+	// rename: they get the old file, as on a local disk. Without it they
+	// get ESTALE, and the kernel retries only once.
+	held    *cache.Entry // GUARDED_BY(mu)
+	written time.Time    // GUARDED_BY(mu): last write through an open handle
 	// attrAt is the time of the last chmod/chown/utimes here: for
 	// OverlayWindow the node's own values win over namespace entries (a
 	// lookup may hold a copy read before the change).
@@ -48,11 +54,6 @@ type node struct {
 	// at this node's name: the node stands for the old file from then on,
 	// even in the moment before go-fuse moves it out of the tree.
 	replaced bool // GUARDED_BY(mu)
-	// held is the old file's copy of a replaced node, kept for a moment
-	// (heldFor) for opens the kernel sends through a lookup made before the
-	// rename: they get the old file, as on a local disk. Without it they
-	// get ESTALE, and the kernel retries only once.
-	held *cache.Entry // GUARDED_BY(mu)
 	// lookups counts the kernel's LOOKUPs of names in this directory.
 	lookups atomic.Uint32
 }
