@@ -677,11 +677,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	// on: opens through it must not get the new content (see Open).
 	var over *node
 	var held *cache.Entry
+	overTarget := ""
 	if ch := np.GetChild(newName); ch != nil {
 		if on, ok := ch.Operations().(*node); ok && ch != n.GetChild(name) {
 			over = on
 			over.mu.Lock()
 			over.replaced = true
+			overTarget = over.target
 			over.mu.Unlock()
 			if over.kind == kindFile {
 				held = f.cache.Hold(f.names.object(dst))
@@ -701,10 +703,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	}
 	if over != nil {
 		over.holdReplaced(held)
-		over.mu.Lock()
-		target := over.target
-		over.mu.Unlock()
-		if over.kind == kindSymlink && symlinkNamed(target, src) {
+		if over.kind == kindSymlink && symlinkNamed(overTarget, src) {
 			f.walks.add(src, f.now())
 		}
 	}
