@@ -38,16 +38,16 @@ func keystoneURL(t *testing.T) string {
 	return strings.TrimRight(u, "/")
 }
 
-// keystone is a tiny admin client of the Keystone v3 API, for test set-up.
-type keystone struct {
+// ksClient is a tiny admin client of the Keystone v3 API, for test set-up.
+type ksClient struct {
 	t      *testing.T
 	url    string // .../v3
 	token  string
 	userID string // the token's user
 }
 
-func newKeystone(t *testing.T, url, user, password, project string) *keystone {
-	k := &keystone{t: t, url: url}
+func newKSClient(t *testing.T, url, user, password, project string) *ksClient {
+	k := &ksClient{t: t, url: url}
 	body := fmt.Sprintf(`{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":%q,"domain":{"id":"default"},"password":%q}}},
 		"scope":{"project":{"name":%q,"domain":{"id":"default"}}}}}`, user, password, project)
 	resp, err := http.Post(url+"/auth/tokens", "application/json", strings.NewReader(body))
@@ -71,7 +71,7 @@ func newKeystone(t *testing.T, url, user, password, project string) *keystone {
 }
 
 // do sends a request and decodes the JSON answer into out (when not nil).
-func (k *keystone) do(method, path string, in, out any) int {
+func (k *ksClient) do(method, path string, in, out any) int {
 	k.t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -107,7 +107,7 @@ type ksList struct {
 
 // id returns the id of the one named entity of kind ("domains", ...),
 // creating it with create when there is none.
-func (k *keystone) id(kind, query string, create map[string]any) string {
+func (k *ksClient) id(kind, query string, create map[string]any) string {
 	k.t.Helper()
 	var l ksList
 	k.do("GET", "/"+kind+"?"+query, nil, &l)
@@ -156,16 +156,16 @@ func docBlock(t *testing.T, first string) string {
 	return string(m[1])
 }
 
-// randHex is a short random suffix for names.
-func randHex() string {
+// cloudsSuffix is a short random suffix for names.
+func cloudsSuffix() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// writeThrough writes name through the mount, syncs, and checks the object
+// writeThroughCheck writes name through the mount, syncs, and checks the object
 // with c.
-func writeThrough(t *testing.T, m *mount, c swiftclient.Client, name, data string) {
+func writeThroughCheck(t *testing.T, m *mount, c swiftclient.Client, name, data string) {
 	t.Helper()
 	if err := os.WriteFile(m.path(name), []byte(data), 0o644); err != nil {
 		t.Fatalf("write through the mount: %v\n%s", err, m.log.String())
@@ -187,7 +187,10 @@ func TestCloudsYAML(t *testing.T) {
 	base := strings.TrimSuffix(ksURL, "/v3")
 	getenv := getenvFrom(env)
 	demoPW := getenv("OS_PASSWORD")
-	adminPW := firstNonEmpty(os.Getenv("SAIO_KEYSTONE_ADMIN_PASSWORD"), "adminpass")
+	adminPW := os.Getenv("SAIO_KEYSTONE_ADMIN_PASSWORD")
+	if adminPW == "" {
+		adminPW = "adminpass"
+	}
 	// What the clouds give the daemon: no OS_* or ST_* of the real run.
 	home := t.TempDir()
 	cloudEnv := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
@@ -203,14 +206,14 @@ func TestCloudsYAML(t *testing.T) {
 		writeCloudFile(t, filepath.Join(dir, "secure.yaml"), local.Replace(docBlock(t, "# ~/.config/openstack/secure.yaml (chmod 600)")), 0o600)
 		name, c := newContainer(t)
 		m := startMountEnv(t, cloudEnv, name, "", "--os-cloud", "lsst")
-		writeThrough(t, m, c, "doc.txt", "from the documented clouds.yaml\n")
+		writeThroughCheck(t, m, c, "doc.txt", "from the documented clouds.yaml\n")
 		if want := `cloud \"lsst\" (--os-cloud) from ` + filepath.Join(dir, "clouds.yaml") + " and " + filepath.Join(dir, "secure.yaml"); !strings.Contains(m.log.String(), want) {
 			t.Errorf("daemon log lacks %q:\n%s", want, m.log.String())
 		}
 	})
 
 	t.Run("project in another domain", func(t *testing.T) {
-		admin := newKeystone(t, ksURL, "admin", adminPW, "admin")
+		admin := newKSClient(t, ksURL, "admin", adminPW, "admin")
 		dom := admin.id("domains", "name=swiftfs-it", map[string]any{"domain": map[string]any{"name": "swiftfs-it"}})
 		proj := admin.id("projects", "name=swiftfs-it-proj&domain_id="+dom,
 			map[string]any{"project": map[string]any{"name": "swiftfs-it-proj", "domain_id": dom}})
@@ -234,7 +237,7 @@ func TestCloudsYAML(t *testing.T) {
 `, ksURL, getenv("OS_USERNAME"), demoPW, dom), 0o600)
 		splitEnv := append([]string{"OS_CLOUD=split", "OS_CLIENT_CONFIG_FILE=" + file,
 			"OS_USERNAME=nobody", "OS_PASSWORD=wrong", "OS_PROJECT_NAME=demo", "ST_AUTH=http://127.0.0.1:1/auth/v1.0"}, cloudEnv...)
-		name := "it-clouds-domain-" + randHex()
+		name := "it-clouds-domain-" + cloudsSuffix()
 		ctx := context.Background()
 		if err := swiftclient.CreateContainer(ctx, swiftclient.Options{Container: name, Getenv: getenvFrom(splitEnv)}); err != nil {
 			t.Fatalf("creating %s with cloud split: %v", name, err)
@@ -250,7 +253,7 @@ func TestCloudsYAML(t *testing.T) {
 			t.Errorf("container %s in project demo: %v, want ErrNotFound", name, err)
 		}
 		m := startMountEnv(t, splitEnv, name, "")
-		writeThrough(t, m, c, "split.txt", "user in Default, project in swiftfs-it\n")
+		writeThroughCheck(t, m, c, "split.txt", "user in Default, project in swiftfs-it\n")
 		for _, want := range []string{`project \"swiftfs-it-proj\" (domain ` + dom + ")", "(OS_CLOUD)",
 			"ignoring OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ST_AUTH from the environment"} {
 			if !strings.Contains(m.log.String(), want) {
@@ -260,12 +263,12 @@ func TestCloudsYAML(t *testing.T) {
 	})
 
 	t.Run("application credential", func(t *testing.T) {
-		demo := newKeystone(t, ksURL, getenv("OS_USERNAME"), demoPW, getenv("OS_PROJECT_NAME"))
+		demo := newKSClient(t, ksURL, getenv("OS_USERNAME"), demoPW, getenv("OS_PROJECT_NAME"))
 		var ac struct {
 			AC struct{ ID, Secret string } `json:"application_credential"`
 		}
 		demo.do("POST", "/users/"+demo.userID+"/application_credentials",
-			map[string]any{"application_credential": map[string]any{"name": "swiftfs-it-" + randHex()}}, &ac)
+			map[string]any{"application_credential": map[string]any{"name": "swiftfs-it-" + cloudsSuffix()}}, &ac)
 		t.Cleanup(func() { demo.do("DELETE", "/users/"+demo.userID+"/application_credentials/"+ac.AC.ID, nil, nil) })
 		file := filepath.Join(t.TempDir(), "clouds.yaml")
 		writeCloudFile(t, file, fmt.Sprintf(`clouds:
@@ -278,7 +281,7 @@ func TestCloudsYAML(t *testing.T) {
 `, ksURL, ac.AC.ID, ac.AC.Secret), 0o600)
 		name, c := newContainer(t)
 		m := startMountEnv(t, append([]string{"OS_CLIENT_CONFIG_FILE=" + file}, cloudEnv...), name, "", "--os-cloud", "ac")
-		writeThrough(t, m, c, "ac.txt", "application credential\n")
+		writeThroughCheck(t, m, c, "ac.txt", "application credential\n")
 		if strings.Contains(m.log.String(), ac.AC.Secret) {
 			t.Errorf("the daemon logged the application credential secret")
 		}
@@ -298,13 +301,4 @@ func TestCloudsYAML(t *testing.T) {
 			t.Errorf("the password was printed:\n%s", out)
 		}
 	})
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
