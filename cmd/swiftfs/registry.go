@@ -61,7 +61,7 @@ type registryFlags struct {
 
 func (r *registryFlags) add(fset *flag.FlagSet) {
 	fset.StringVar(&r.passwordFile, "password-file", "", "file (mode 0600) holding the password or key, instead of OS_PASSWORD/ST_KEY")
-	fset.StringVar(&r.osCloud, "os-cloud", "", "take the credentials from this cloud of clouds.yaml and secure.yaml instead of OS_*/ST_* (default: $OS_CLOUD)")
+	fset.StringVar(&r.osCloud, "os-cloud", "", "take the credentials from this cloud of clouds.yaml and secure.yaml instead of OS_*/ST_* (when not given: OS_CLOUD)")
 	fset.StringVar(&r.logLevel, "log-level", "warn", "debug, info, warn or error")
 	fset.StringVar(&r.tempDir, "temp-dir", "", "directory for the registry while it is built or checked (default $TMPDIR)")
 }
