@@ -3,14 +3,17 @@ package swiftclient
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"gopkg.in/yaml.v2"
@@ -27,10 +30,13 @@ import (
 //     application credential secret or token must not be accessible by group
 //     or others.
 //   - It takes the user's and the project's domain from the file, each on its
-//     own: gophercloud fills both from domain_name/domain_id when the
-//     specific key is missing, which would put a project in its user's
-//     domain when the file says project_domain_id and domain_name (ncw/swift
-//     prefers a name over an id).
+//     own. gophercloud falls back to domain_name and domain_id field by
+//     field, so project_domain_id with domain_name (the user's) gives the
+//     project scope that id and the user's domain name at once, and
+//     ncw/swift, which prefers the name, would scope to a project of that
+//     name in the user's domain. Here a level's own keys, when present, are
+//     used alone; domain_name/domain_id only for a level without them, then
+//     default_domain.
 //   - It refuses what swiftfs cannot do (a token, system scope, other
 //     auth_type plugins) instead of authenticating some other way.
 //
@@ -48,7 +54,6 @@ type cloudConfig struct {
 	secureFile string   // the secure.yaml read, if any
 	ignored    []string // OS_*/ST_* credential variables set but not used
 	tls        *tls.Config
-	authURL    string // auth_url as written (the cache directory's identity)
 	// secureSecret: the password or secret is in secureFile, not file.
 	secureSecret bool
 }
@@ -114,7 +119,7 @@ func readCloudFile(paths []string, mustExist string) (*cloudFile, error) {
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
-			if p == mustExist || !os.IsNotExist(err) {
+			if p == mustExist || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
 				return nil, configError("cannot read %s: %v", p, err)
 			}
 			continue
@@ -249,31 +254,8 @@ func loadCloud(a Auth, name, from string, getenv func(string) string) (Auth, *cl
 		return a, cc, configError("%s has no auth.auth_url", where)
 	}
 	cc.tls = tlsConfig
-	cc.authURL = ao.IdentityEndpoint
 
-	// The domains, each from its own keys, secure.yaml over clouds.yaml.
-	ai := func(c clouds.Cloud) clouds.AuthInfo {
-		if c.AuthInfo == nil {
-			return clouds.AuthInfo{}
-		}
-		return *c.AuthInfo
-	}
-	s, b := ai(over), ai(base)
-	pick := func(f func(clouds.AuthInfo) string) string { return firstNonEmpty(f(s), f(b)) }
-	domain := func(nameKey, idKey func(clouds.AuthInfo) string) (string, string) {
-		if n, id := pick(nameKey), pick(idKey); n != "" || id != "" {
-			return n, id
-		}
-		if n, id := pick(func(x clouds.AuthInfo) string { return x.DomainName }),
-			pick(func(x clouds.AuthInfo) string { return x.DomainID }); n != "" || id != "" {
-			return n, id
-		}
-		return "", pick(func(x clouds.AuthInfo) string { return x.DefaultDomain })
-	}
-	userDomain, userDomainID := domain(func(x clouds.AuthInfo) string { return x.UserDomainName },
-		func(x clouds.AuthInfo) string { return x.UserDomainID })
-	projDomain, projDomainID := domain(func(x clouds.AuthInfo) string { return x.ProjectDomainName },
-		func(x clouds.AuthInfo) string { return x.ProjectDomainID })
+	userDomain, userDomainID, projDomain, projDomainID := cloudDomains(over, base)
 
 	set := func(dst *string, v string) {
 		if *dst == "" {
@@ -318,4 +300,35 @@ func loadCloud(a Auth, name, from string, getenv func(string) string) (Auth, *cl
 	set(&a.ApplicationCredentialName, ao.ApplicationCredentialName)
 	setSecret(&a.ApplicationCredentialSecret, ao.ApplicationCredentialSecret)
 	return a, cc, nil
+}
+
+// cloudDomains takes the user's and the project's domain (name, id) from
+// the cloud's entries in secure.yaml (over) and clouds.yaml (base), each
+// level from its own keys when it has any, else from domain_name and
+// domain_id, else default_domain (an id). A clouds-public.yaml profile's
+// domains are not used.
+func cloudDomains(over, base clouds.Cloud) (userName, userID, projName, projID string) {
+	ai := func(c clouds.Cloud) clouds.AuthInfo {
+		if c.AuthInfo == nil {
+			return clouds.AuthInfo{}
+		}
+		return *c.AuthInfo
+	}
+	s, b := ai(over), ai(base)
+	pick := func(f func(clouds.AuthInfo) string) string { return firstNonEmpty(f(s), f(b)) }
+	domain := func(nameKey, idKey func(clouds.AuthInfo) string) (string, string) {
+		if n, id := pick(nameKey), pick(idKey); n != "" || id != "" {
+			return n, id
+		}
+		if n, id := pick(func(x clouds.AuthInfo) string { return x.DomainName }),
+			pick(func(x clouds.AuthInfo) string { return x.DomainID }); n != "" || id != "" {
+			return n, id
+		}
+		return "", pick(func(x clouds.AuthInfo) string { return x.DefaultDomain })
+	}
+	userName, userID = domain(func(x clouds.AuthInfo) string { return x.UserDomainName },
+		func(x clouds.AuthInfo) string { return x.UserDomainID })
+	projName, projID = domain(func(x clouds.AuthInfo) string { return x.ProjectDomainName },
+		func(x clouds.AuthInfo) string { return x.ProjectDomainID })
+	return userName, userID, projName, projID
 }

@@ -194,6 +194,7 @@ func TestCloudsYAML(t *testing.T) {
 		{
 			name: "verify false", clouds: "clouds:\n  v:\n    verify: false\n    auth: {auth_url: \"https://ks/v3\", username: u, password: p}\n",
 			mode: 0o600, opts: Options{Cloud: "v"}, want: Auth{User: "u"},
+			wantDesc: []string{"TLS certificates are NOT verified (verify: false)"},
 		},
 		{
 			name: "cacert that is not a certificate", clouds: "clouds:\n  v:\n    cacert: DIR/clouds.yaml\n    auth: {auth_url: \"https://ks/v3\", username: u, password: p}\n",

@@ -632,6 +632,14 @@ func DescribeAuth(opts Options) string {
 	if r.Container != "" {
 		fmt.Fprintf(&b, "; container %q", r.Container)
 	}
+	if c := r.cloud; c != nil && c.tls != nil && r.Transport == nil {
+		if c.tls.RootCAs != nil {
+			b.WriteString("; TLS trusts the cacert bundle only")
+		}
+		if c.tls.InsecureSkipVerify {
+			b.WriteString("; TLS certificates are NOT verified (verify: false)")
+		}
+	}
 	if c := r.cloud; c != nil && len(c.ignored) > 0 {
 		fmt.Fprintf(&b, "; ignoring %s from the environment (the cloud supplies the credentials)", strings.Join(c.ignored, ", "))
 	}
