@@ -79,7 +79,7 @@ var credentialVars = []string{
 // order, as the openstack CLI does: the file named by envVar
 // (OS_CLIENT_CONFIG_FILE, OS_CLIENT_SECURE_FILE), the current directory,
 // $XDG_CONFIG_HOME/openstack and ~/.config/openstack, /etc/openstack.
-func cloudSearchPath(base, envVar string, getenv func(string) string) []string {
+func cloudSearchPath(base, envVar string, getenv func(string) string, siteDir string) []string {
 	var out []string
 	if f := getenv(envVar); f != "" {
 		out = append(out, f)
@@ -97,13 +97,13 @@ func cloudSearchPath(base, envVar string, getenv func(string) string) []string {
 	if home != "" {
 		out = append(out, filepath.Join(home, ".config", "openstack", base))
 	}
-	out = append(out, filepath.Join(siteCloudDir, base))
+	out = append(out, filepath.Join(siteDir, base))
 	return slices.Compact(out)
 }
 
-// siteCloudDir is the system-wide directory of the search path (tests
-// replace it).
-var siteCloudDir = "/etc/openstack"
+// defaultSiteCloudDir is the system-wide directory of the search path
+// (Options.siteCloudDir replaces it in tests).
+const defaultSiteCloudDir = "/etc/openstack"
 
 // cloudFile is one clouds.yaml or secure.yaml, read once.
 type cloudFile struct {
@@ -187,24 +187,25 @@ var authTypes = []clouds.AuthType{"", clouds.AuthPassword, clouds.AuthV3Password
 	clouds.AuthV3ApplicationCredential}
 
 // loadCloud resolves cloud name into a, filling only the fields a leaves
-// empty (fields set in Options.Auth win). getenv is Options.Getenv.
-func loadCloud(a Auth, name, from string, getenv func(string) string) (Auth, *cloudConfig, error) {
+// empty (fields set in Options.Auth win). getenv is Options.Getenv, siteDir
+// the last directory of the search path.
+func loadCloud(a Auth, name, from string, getenv func(string) string, siteDir string) (Auth, *cloudConfig, error) {
 	cc := &cloudConfig{name: name, from: from}
 	for _, v := range credentialVars {
 		if getenv(v) != "" {
 			cc.ignored = append(cc.ignored, v)
 		}
 	}
-	main, err := readCloudFile(cloudSearchPath("clouds.yaml", "OS_CLIENT_CONFIG_FILE", getenv), getenv("OS_CLIENT_CONFIG_FILE"))
+	main, err := readCloudFile(cloudSearchPath("clouds.yaml", "OS_CLIENT_CONFIG_FILE", getenv, siteDir), getenv("OS_CLIENT_CONFIG_FILE"))
 	if err != nil {
 		return a, cc, err
 	}
 	if main == nil {
 		return a, cc, configError("%s=%s, but no clouds.yaml was found (looked in %s)", from, name,
-			strings.Join(cloudSearchPath("clouds.yaml", "OS_CLIENT_CONFIG_FILE", getenv), ", "))
+			strings.Join(cloudSearchPath("clouds.yaml", "OS_CLIENT_CONFIG_FILE", getenv, siteDir), ", "))
 	}
 	cc.file = main.path
-	sec, err := readCloudFile(cloudSearchPath("secure.yaml", "OS_CLIENT_SECURE_FILE", getenv), getenv("OS_CLIENT_SECURE_FILE"))
+	sec, err := readCloudFile(cloudSearchPath("secure.yaml", "OS_CLIENT_SECURE_FILE", getenv, siteDir), getenv("OS_CLIENT_SECURE_FILE"))
 	if err != nil {
 		return a, cc, err
 	}

@@ -38,13 +38,6 @@ func cloudDir(t *testing.T, cloudsYAML string, mode os.FileMode, secureYAML stri
 	return dir, env
 }
 
-// noSiteClouds keeps /etc/openstack out of the search path.
-func noSiteClouds(t *testing.T) {
-	old := siteCloudDir
-	siteCloudDir = t.TempDir()
-	t.Cleanup(func() { siteCloudDir = old })
-}
-
 const cloudsPlain = `clouds:
   other:
     auth: {auth_url: "https://elsewhere:5000/v3", username: bob}
@@ -67,7 +60,6 @@ const securePassword = `clouds:
 `
 
 func TestCloudsYAML(t *testing.T) {
-	noSiteClouds(t)
 	tests := []struct {
 		name               string
 		clouds             string
@@ -211,6 +203,7 @@ func TestCloudsYAML(t *testing.T) {
 			opts := tt.opts
 			opts.Container = "c"
 			opts.Getenv = envMap(append(env, tt.env...)...)
+			opts.siteCloudDir = t.TempDir() // not /etc/openstack
 			if opts.PasswordFile == "FILE" {
 				opts.PasswordFile = writeFile(t, "from-file\n", 0o600)
 			}
@@ -288,8 +281,7 @@ func checkAuthFields(t *testing.T, got, want Auth) {
 // ~/.config/openstack and the site directory, in that order, and secure.yaml
 // independently of it.
 func TestCloudsSearchPath(t *testing.T) {
-	noSiteClouds(t)
-	xdg, home := t.TempDir(), t.TempDir()
+	xdg, home, site := t.TempDir(), t.TempDir(), t.TempDir()
 	write := func(dir, name, s string) {
 		os.MkdirAll(dir, 0o700)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
@@ -301,7 +293,7 @@ func TestCloudsSearchPath(t *testing.T) {
 	}
 	env := envMap("HOME", home, "XDG_CONFIG_HOME", xdg, "OS_CLOUD", "c")
 	user := func() (string, error) {
-		r := Options{Container: "c", Getenv: env}.withDefaults()
+		r := Options{Container: "c", Getenv: env, siteCloudDir: site}.withDefaults()
 		if err := r.check(); err != nil {
 			return "", err
 		}
@@ -310,20 +302,20 @@ func TestCloudsSearchPath(t *testing.T) {
 	if _, err := user(); err == nil || !strings.Contains(err.Error(), "OS_CLOUD=c, but no clouds.yaml was found (looked in ") {
 		t.Fatalf("no clouds.yaml: %v", err)
 	}
-	write(siteCloudDir, "clouds.yaml", cloud("site"))
-	write(siteCloudDir, "secure.yaml", "clouds:\n  c:\n    auth: {password: sitepw}\n")
-	if u, err := user(); err != nil || u != "site "+filepath.Join(siteCloudDir, "secure.yaml") {
+	write(site, "clouds.yaml", cloud("site"))
+	write(site, "secure.yaml", "clouds:\n  c:\n    auth: {password: sitepw}\n")
+	if u, err := user(); err != nil || u != "site "+filepath.Join(site, "secure.yaml") {
 		t.Errorf("site clouds.yaml: %q, %v", u, err)
 	}
 	write(filepath.Join(home, ".config", "openstack"), "clouds.yaml", cloud("home"))
-	if u, err := user(); err != nil || u != "home "+filepath.Join(siteCloudDir, "secure.yaml") {
+	if u, err := user(); err != nil || u != "home "+filepath.Join(site, "secure.yaml") {
 		t.Errorf("~/.config/openstack/clouds.yaml: %q, %v", u, err)
 	}
 	write(filepath.Join(xdg, "openstack"), "clouds.yaml", cloud("xdg"))
 	if u, err := user(); err != nil || !strings.HasPrefix(u, "xdg ") {
 		t.Errorf("$XDG_CONFIG_HOME/openstack/clouds.yaml: %q, %v", u, err)
 	}
-	if got := AuthURL(Options{Getenv: env}); got != "http://ks/v3" {
+	if got := AuthURL(Options{Getenv: env, siteCloudDir: site}); got != "http://ks/v3" {
 		t.Errorf("AuthURL = %q", got)
 	}
 }
@@ -350,7 +342,7 @@ func TestAuthURLFromEnvironment(t *testing.T) {
 // cloud whose user and project live in different domains, and checks the
 // domains sent; then over TLS with the server's certificate as cacert.
 func TestCloudsKeystoneScope(t *testing.T) {
-	noSiteClouds(t)
+	site := t.TempDir() // not /etc/openstack
 	m := newMiniSwift(t)
 	k := newFakeKeystone(t, m)
 	ctx := context.Background()
@@ -365,7 +357,7 @@ func TestCloudsKeystoneScope(t *testing.T) {
       project_domain_id: dom-b
 `, k.srv.URL)
 	_, env := cloudDir(t, cloudsYAML, 0o644, "clouds:\n  split:\n    auth:\n      password: pw\n", 0o600)
-	if _, err := New(ctx, Options{Container: "c", Cloud: "split", Getenv: envMap(env...)}); err != nil {
+	if _, err := New(ctx, Options{Container: "c", Cloud: "split", Getenv: envMap(env...), siteCloudDir: site}); err != nil {
 		t.Fatalf("New with cloud split: %v", err)
 	}
 	k.mu.Lock()
@@ -398,7 +390,7 @@ func TestCloudsKeystoneScope(t *testing.T) {
 	} {
 		y := "clouds:\n  tls:\n" + tt.extra + "    auth: {auth_url: \"" + tk.srv.URL + "/v3\", username: alice, password: pw, project_name: proj, user_domain_name: Default}\n"
 		_, env := cloudDir(t, y, 0o600, "", 0)
-		_, err := New(ctx, Options{Container: "c", Cloud: "tls", Getenv: envMap(env...)})
+		_, err := New(ctx, Options{Container: "c", Cloud: "tls", Getenv: envMap(env...), siteCloudDir: site})
 		if tt.wantErr == "" && err != nil {
 			t.Errorf("cloud with %q: %v", tt.extra, err)
 		}

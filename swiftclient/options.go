@@ -73,6 +73,9 @@ type Options struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// newTimeout caps New (default 10s); tests shorten it.
 	newTimeout time.Duration
+	// siteCloudDir replaces /etc/openstack on the clouds.yaml search path
+	// in tests.
+	siteCloudDir string
 }
 
 // Auth is the set of credentials. It supports v1 auth (tempauth, swauth),
@@ -192,9 +195,12 @@ func (o Options) withDefaults() resolved {
 	if o.newTimeout <= 0 {
 		o.newTimeout = defaultNewTimeout
 	}
+	if o.siteCloudDir == "" {
+		o.siteCloudDir = defaultSiteCloudDir
+	}
 	r := resolved{Options: o, explicitSecret: o.Auth.Password != "" || o.Auth.ApplicationCredentialSecret != ""}
 	if name, from := o.cloudName(); name != "" {
-		r.Auth, r.cloud, r.cloudErr = loadCloud(o.Auth, name, from, o.Getenv)
+		r.Auth, r.cloud, r.cloudErr = loadCloud(o.Auth, name, from, o.Getenv, o.siteCloudDir)
 		switch {
 		case r.explicitSecret:
 			r.passwordFrom = "Options"
