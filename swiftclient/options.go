@@ -595,7 +595,7 @@ func DescribeAuth(opts Options) string {
 	}
 	if c := r.cloud; c != nil {
 		if r.cloudErr != nil {
-			return fmt.Sprintf("cloud %q (%s): %v", c.name, c.from, r.cloudErr)
+			return fmt.Sprintf("cloud %q (%s): cannot be used (the error says why)", c.name, c.from)
 		}
 		fmt.Fprintf(&b, "cloud %q (%s) from %s", c.name, c.from, c.file)
 		if c.secureFile != "" {
