@@ -110,9 +110,12 @@
 //
 // # Authentication
 //
-// Credentials come from [Options.Auth], each empty field filled from the
-// environment (Options.Getenv, os.Getenv by default), as OpenStack rc files
-// set it:
+// Credentials come from [Options.Auth], each empty field filled from a
+// cloud of clouds.yaml when Options.Cloud or OS_CLOUD names one (clouds.go:
+// gophercloud's parser behind a search path, a permission check and the
+// user's and project's domains kept apart; the OS_* and ST_* credential
+// variables are then ignored), or else from the environment
+// (Options.Getenv, os.Getenv by default), as OpenStack rc files set it:
 //
 //   - Keystone v3 password: OS_AUTH_URL, OS_USERNAME or OS_USER_ID,
 //     OS_PASSWORD, OS_USER_DOMAIN_NAME or OS_USER_DOMAIN_ID, OS_PROJECT_NAME
@@ -143,7 +146,9 @@
 // with every fmt verb, in slog output and in JSON. Options.PasswordFile
 // reads the password (or application credential secret) from a file that
 // must be a regular file owned by the user and not accessible by group or
-// others, instead of the environment. Error texts never contain credentials:
+// others, instead of the environment or a cloud. A clouds.yaml or
+// secure.yaml holding a secret must not be accessible by group or others
+// either. Error texts never contain credentials:
 // neither ncw/swift nor net/http put them there, and classify also removes
 // any configured secret an auth server's answer might echo. The client
 // itself prints as "swiftclient(container ... at URL)".

@@ -34,6 +34,13 @@ type Options struct {
 	// ignored.
 	PasswordFile string
 
+	// Cloud names the entry of clouds.yaml that holds the credentials (the
+	// --os-cloud flag); empty: the OS_CLOUD variable, and when that is empty
+	// too, the environment as described under Auth. A selected cloud
+	// supplies every credential; see clouds.go for the search path, the
+	// secure.yaml merge and what still comes from the environment.
+	Cloud string
+
 	// Getenv reads the environment (default os.Getenv). Tests inject a map.
 	Getenv func(string) string
 
@@ -56,8 +63,9 @@ type Options struct {
 	UserAgent string
 
 	// Transport carries the HTTP requests (default: an http.Transport with
-	// proxy settings from the environment). Set it for a custom TLS
-	// configuration. ncw/swift can only enforce its timeouts by closing the
+	// proxy settings from the environment, and the TLS settings of a
+	// selected cloud: cacert, verify, cert, key). Set it for a custom TLS
+	// configuration; a cloud's TLS settings then do not apply. ncw/swift can only enforce its timeouts by closing the
 	// connection when this is an *http.Transport.
 	Transport http.RoundTripper
 
@@ -65,6 +73,9 @@ type Options struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// newTimeout caps New (default 10s); tests shorten it.
 	newTimeout time.Duration
+	// siteCloudDir replaces /etc/openstack on the clouds.yaml search path
+	// in tests.
+	siteCloudDir string
 }
 
 // Auth is the set of credentials. It supports v1 auth (tempauth, swauth),
@@ -146,6 +157,9 @@ type resolved struct {
 	mode           authMode
 	passwordFrom   string // where the password/secret comes from, for messages
 	explicitSecret bool   // Options.Auth carried a password or secret itself
+	rawURL         string // the auth (or storage) URL as configured, before "/v3" is appended
+	cloud          *cloudConfig
+	cloudErr       error // reading the selected cloud failed (reported by check)
 }
 
 const (
@@ -181,8 +195,22 @@ func (o Options) withDefaults() resolved {
 	if o.newTimeout <= 0 {
 		o.newTimeout = defaultNewTimeout
 	}
+	if o.siteCloudDir == "" {
+		o.siteCloudDir = defaultSiteCloudDir
+	}
 	r := resolved{Options: o, explicitSecret: o.Auth.Password != "" || o.Auth.ApplicationCredentialSecret != ""}
-	r.Auth, r.passwordFrom = fillAuthFromEnv(o.Auth, o.Getenv)
+	if name, from := o.cloudName(); name != "" {
+		r.Auth, r.cloud, r.cloudErr = loadCloud(o.Auth, name, from, o.Getenv, o.siteCloudDir)
+		switch {
+		case r.explicitSecret:
+			r.passwordFrom = "Options"
+		case r.Auth.Password != "" || r.Auth.ApplicationCredentialSecret != "":
+			r.passwordFrom = r.cloud.secretFrom()
+		}
+	} else {
+		r.Auth, r.passwordFrom = fillAuthFromEnv(o.Auth, o.Getenv)
+	}
+	r.rawURL = firstNonEmpty(r.Auth.URL, r.Auth.StorageURL)
 	if o.PasswordFile != "" {
 		r.passwordFrom = "file " + o.PasswordFile
 	}
@@ -196,6 +224,26 @@ func (o Options) withDefaults() resolved {
 		r.Auth.URL = strings.TrimRight(r.Auth.URL, "/") + "/v3"
 	}
 	return r
+}
+
+// cloudName is the selected clouds.yaml entry and what selected it.
+func (o Options) cloudName() (name, from string) {
+	if o.Cloud != "" {
+		return o.Cloud, "--os-cloud"
+	}
+	if v := o.Getenv("OS_CLOUD"); v != "" {
+		return v, "OS_CLOUD"
+	}
+	return "", ""
+}
+
+// AuthURL is the auth URL as configured (OS_AUTH_URL, ST_AUTH, a cloud's
+// auth_url; OS_STORAGE_URL for a pre-authenticated token), before swiftfs
+// appends a version: what names the account a mount's cache belongs to. It
+// reads clouds.yaml when a cloud is selected, and is empty when nothing is
+// configured or the cloud cannot be read.
+func AuthURL(opts Options) string {
+	return opts.withDefaults().rawURL
 }
 
 // version is the module version for the User-Agent.
@@ -351,6 +399,9 @@ func (r *resolved) check() error {
 	if r.Container == "" {
 		return configError("no container given")
 	}
+	if r.cloudErr != nil {
+		return r.cloudErr
+	}
 	if r.PasswordFile != "" {
 		if r.explicitSecret {
 			return configError("both a password in Options.Auth and a password file are set; use one")
@@ -366,6 +417,9 @@ func (r *resolved) check() error {
 		}
 	}
 	a := r.Auth
+	if r.cloud != nil {
+		return r.checkCloud()
+	}
 	switch r.mode {
 	case authNone:
 		if a.StorageURL != "" || a.Token != "" {
@@ -401,6 +455,32 @@ func (r *resolved) check() error {
 	}
 	if _, err := url.Parse(a.URL); err != nil {
 		return configError("bad auth URL %q: %v", redactURL(a.URL), err)
+	}
+	return nil
+}
+
+// checkCloud is check for credentials from a cloud: its messages name the
+// keys of clouds.yaml.
+func (r *resolved) checkCloud() error {
+	a := r.Auth
+	where := fmt.Sprintf("cloud %q in %s", r.cloud.name, r.cloud.file)
+	if r.mode == authV3AppCred {
+		if a.ApplicationCredentialSecret == "" {
+			return configError("%s has no auth.application_credential_secret: put it in secure.yaml (chmod 600) or give a password file", where)
+		}
+		if a.ApplicationCredentialID == "" && a.User == "" && a.UserID == "" {
+			return configError("%s: application_credential_name needs username (and user_domain_name) or user_id, or use application_credential_id", where)
+		}
+		return nil
+	}
+	if a.User == "" && a.UserID == "" {
+		return configError("%s has no auth.username (or user_id) and no application credential", where)
+	}
+	if a.Password == "" {
+		return configError("%s has no auth.password: put it in secure.yaml (chmod 600) or give a password file", where)
+	}
+	if _, err := url.Parse(a.URL); err != nil {
+		return configError("%s: bad auth_url %q: %v", where, redactURL(a.URL), err)
 	}
 	return nil
 }
@@ -469,8 +549,9 @@ func redactURL(s string) string {
 }
 
 // DescribeAuth says, without secrets, which authentication mode, URL, user
-// and project New will use with opts, for the daemon's start-up log. It does
-// not contact any server or read the password file.
+// and project New will use with opts, for the daemon's start-up log, and
+// which clouds.yaml entry they come from. It does not contact any server or
+// read the password file (it does read clouds.yaml and secure.yaml).
 func DescribeAuth(opts Options) string {
 	r := opts.withDefaults()
 	a := r.Auth
@@ -512,6 +593,16 @@ func DescribeAuth(opts Options) string {
 			fmt.Fprintf(&b, ", %s interface", endpointType(a.Interface))
 		}
 	}
+	if c := r.cloud; c != nil {
+		if r.cloudErr != nil {
+			return fmt.Sprintf("cloud %q (%s): cannot be used (the error says why)", c.name, c.from)
+		}
+		fmt.Fprintf(&b, "cloud %q (%s) from %s", c.name, c.from, c.file)
+		if c.secureFile != "" {
+			fmt.Fprintf(&b, " and %s", c.secureFile)
+		}
+		b.WriteString(": ")
+	}
 	switch r.mode {
 	case authNone:
 		b.WriteString("no credentials configured")
@@ -546,6 +637,17 @@ func DescribeAuth(opts Options) string {
 	}
 	if r.Container != "" {
 		fmt.Fprintf(&b, "; container %q", r.Container)
+	}
+	if c := r.cloud; c != nil && c.tls != nil && r.Transport == nil {
+		if c.tls.RootCAs != nil {
+			b.WriteString("; TLS trusts the cacert bundle only")
+		}
+		if c.tls.InsecureSkipVerify {
+			b.WriteString("; TLS certificates are NOT verified (verify: false)")
+		}
+	}
+	if c := r.cloud; c != nil && len(c.ignored) > 0 {
+		fmt.Fprintf(&b, "; ignoring %s from the environment (the cloud supplies the credentials)", strings.Join(c.ignored, ", "))
 	}
 	return b.String()
 }

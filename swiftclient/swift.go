@@ -72,7 +72,11 @@ func newClient(r resolved) *client {
 	a := r.Auth
 	transport := r.Transport
 	if transport == nil {
-		transport = defaultTransport(r.ConnectTimeout)
+		t := defaultTransport(r.ConnectTimeout)
+		if r.cloud != nil {
+			t.TLSClientConfig = r.cloud.tls
+		}
+		transport = t
 	}
 	conn := &swift.Connection{
 		UserName:                    a.User,

@@ -32,6 +32,7 @@ Usage:
 Credentials come from the environment, never from flags: OS_AUTH_URL, OS_USERNAME,
 OS_PASSWORD (or --password-file), OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, ... (Keystone v3),
 ST_AUTH, ST_USER, ST_KEY (v1), or OS_STORAGE_URL + OS_AUTH_TOKEN.
+With --os-cloud NAME or OS_CLOUD=NAME they come from clouds.yaml and secure.yaml instead.
 Run 'swiftfs mount --help' for the mount flags.
 `
 

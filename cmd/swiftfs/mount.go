@@ -80,7 +80,8 @@ func cmdMount(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	client, err := connectSwift(ctx, container, cfg.passwordFile, log, "prefix", prefix)
+	copts := swiftOptions(container, cfg.passwordFile, cfg.osCloud, log)
+	client, err := connectSwift(ctx, copts, log, "prefix", prefix)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	// the file system exists: fsysRef is set once it does.
 	var fsysRef atomic.Pointer[fs.FS]
 	validate := fitsValidator(cfg.fitsCheck, log)
-	cdir := cacheSubdir(cfg.cacheDir, authURL(), container, prefix)
+	cdir := cacheSubdir(cfg.cacheDir, swiftclient.AuthURL(copts), container, prefix)
 	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 		return fmt.Errorf("cache directory: %w", err)
 	}
@@ -174,25 +175,20 @@ func cmdMount(args []string, stderr io.Writer) error {
 	return nil
 }
 
-// authURL is the endpoint the credentials in the environment name (part of
-// the cache directory's identity).
-func authURL() string {
-	for _, k := range []string{"OS_AUTH_URL", "ST_AUTH", "OS_STORAGE_URL"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return ""
+// swiftOptions are the client options of `mount` and `registry`: the
+// credentials come from the environment, or from clouds.yaml when osCloud
+// (--os-cloud) or OS_CLOUD names a cloud.
+func swiftOptions(container, passwordFile, osCloud string, log *slog.Logger) swiftclient.Options {
+	return swiftclient.Options{Container: container, PasswordFile: passwordFile, Cloud: osCloud, Logger: log, UserAgent: "swiftfs/" + version}
 }
 
 // connectSwift authenticates and checks the container (at most 30 s),
 // logging which auth is used (never a secret). Both `mount` and
 // `registry` connect through it.
-func connectSwift(ctx context.Context, container, passwordFile string, log *slog.Logger, logAttrs ...any) (swiftclient.Client, error) {
+func connectSwift(ctx context.Context, copts swiftclient.Options, log *slog.Logger, logAttrs ...any) (swiftclient.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	copts := swiftclient.Options{Container: container, PasswordFile: passwordFile, Logger: log, UserAgent: "swiftfs/" + version}
-	log.Info("connecting to Swift", append([]any{"auth", swiftclient.DescribeAuth(copts), "container", container}, logAttrs...)...)
+	log.Info("connecting to Swift", append([]any{"auth", swiftclient.DescribeAuth(copts), "container", copts.Container}, logAttrs...)...)
 	return swiftclient.New(ctx, copts)
 }
 

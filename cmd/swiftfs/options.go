@@ -37,6 +37,7 @@ type config struct {
 	segmentSize    int64
 	uploaders      int
 	passwordFile   string
+	osCloud        string
 	uid, gid       int64
 	fileMode       uint32
 	dirMode        uint32
@@ -135,6 +136,7 @@ var options = []option{
 		return nil
 	}},
 	{"password-file", "", "file (mode 0600) holding the password or key, instead of OS_PASSWORD/ST_KEY", "auth", func(c *config, v string) error { c.passwordFile = v; return nil }},
+	{"os-cloud", "", "take the credentials from this cloud of clouds.yaml and secure.yaml instead of OS_*/ST_* (when not given: OS_CLOUD)", "auth", func(c *config, v string) error { c.osCloud = v; return nil }},
 	{"log-level", "info", "debug, info, warn or error", "logging", func(c *config, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":

@@ -54,12 +54,14 @@ func cmdRegistry(args []string, stdout, stderr io.Writer) error {
 // registryFlags are the flags both subcommands share.
 type registryFlags struct {
 	passwordFile string
+	osCloud      string
 	logLevel     string
 	tempDir      string
 }
 
 func (r *registryFlags) add(fset *flag.FlagSet) {
 	fset.StringVar(&r.passwordFile, "password-file", "", "file (mode 0600) holding the password or key, instead of OS_PASSWORD/ST_KEY")
+	fset.StringVar(&r.osCloud, "os-cloud", "", "take the credentials from this cloud of clouds.yaml and secure.yaml instead of OS_*/ST_* (when not given: OS_CLOUD)")
 	fset.StringVar(&r.logLevel, "log-level", "warn", "debug, info, warn or error")
 	fset.StringVar(&r.tempDir, "temp-dir", "", "directory for the registry while it is built or checked (default $TMPDIR)")
 }
@@ -143,7 +145,7 @@ func cmdRegistryBuild(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client, err := connectSwift(ctx, container, rf.passwordFile, log)
+	client, err := connectSwift(ctx, swiftOptions(container, rf.passwordFile, rf.osCloud, log), log)
 	if err != nil {
 		return err
 	}
@@ -206,7 +208,7 @@ func cmdRegistryCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client, err := connectSwift(ctx, container, rf.passwordFile, log)
+	client, err := connectSwift(ctx, swiftOptions(container, rf.passwordFile, rf.osCloud, log), log)
 	if err != nil {
 		return err
 	}
