@@ -80,6 +80,7 @@ func (o *Options) setDefaults() {
 type FS struct {
 	opts      Options
 	client    swiftclient.Client
+	health    *swiftclient.Health // nil when the client tracks none (outage.go)
 	cache     *cache.Cache
 	names     names
 	log       *slog.Logger
@@ -116,7 +117,7 @@ type FS struct {
 // FS.OnUploaded (cmd/swiftfs wires it).
 func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 	opts.setDefaults()
-	f := &FS{opts: opts, client: client, cache: c, names: names{prefix: opts.Prefix}, log: opts.Logger,
+	f := &FS{opts: opts, client: client, health: swiftclient.HealthOf(client), cache: c, names: names{prefix: opts.Prefix}, log: opts.Logger,
 		mountTime: opts.Now(), dirs: map[string]*dirState{}, listing: map[string]*listCall{}, warned: map[string]bool{}}
 	f.localDir = filepath.Join(c.Dir(), "local")
 	if err := os.MkdirAll(f.localDir, 0o700); err != nil {

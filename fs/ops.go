@@ -23,7 +23,8 @@ func writeFlags(flags uint32) bool {
 // remoteInfo returns what Swift has for the entry: from the listing (at
 // most MetadataTTL old), or from a HEAD for a local change whose listing
 // entry is older than that (the upload's answer may be stale); nil when
-// nothing is there.
+// nothing is there. While Swift is unreachable the namespace's entry is
+// taken as it is (outage.go).
 func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient.ObjectInfo, error) {
 	if e == nil || !e.remote {
 		return nil, nil
@@ -38,6 +39,9 @@ func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient
 		return nil, nil
 	}
 	if err != nil {
+		if isOutage(err) && e.etag != "" {
+			return oi, nil
+		}
 		return nil, err
 	}
 	return &st, nil
@@ -129,6 +133,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		var err error
 		if e, err = f.cache.Open(obj, remote, trunc); err != nil {
 			return nil, 0, f.fail("open", p, err)
+		}
+		if !trunc && f.uncachedOpen(remote, e.Complete()) {
+			f.cache.Release(e)
+			return nil, 0, f.fail("open", p, errUnreachableUncached)
 		}
 		// A rename over the name while we opened (e.g. by a symlink, the
 		// Butler's lock idiom): do not hand out the new object as this file.
