@@ -35,6 +35,19 @@ type Health struct {
 	mu        sync.Mutex
 	downSince time.Time // GUARDED_BY(mu); zero while reachable
 	lastErr   string    // GUARDED_BY(mu); the last failure while unreachable
+	onBack    func()    // GUARDED_BY(mu); see OnReachable
+}
+
+// OnReachable sets a function run (in its own goroutine) each time Swift
+// answers again after being unreachable: cmd/swiftfs retries the queued
+// uploads then.
+func (h *Health) OnReachable(fn func()) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.onBack = fn
+	h.mu.Unlock()
 }
 
 // HealthState is a snapshot of Health.
@@ -92,11 +105,14 @@ func (h *Health) answered() {
 		return
 	}
 	h.mu.Lock()
-	since := h.downSince
+	since, fn := h.downSince, h.onBack
 	h.downSince, h.lastErr = time.Time{}, ""
 	h.mu.Unlock()
 	if !since.IsZero() {
 		h.log.Info("swift reachable again", "unreachable_for", h.now().Sub(since).Round(time.Millisecond))
+		if fn != nil {
+			go fn()
+		}
 	}
 }
 
