@@ -49,6 +49,10 @@ type Options struct {
 	Validate func(name string, r io.ReaderAt, size int64) error
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// CrashAfterRenameCopies, for tests only, kills the daemon with
+	// SIGKILL once a directory rename moved this many objects (0: never);
+	// see docs/DEVELOPMENT.md.
+	CrashAfterRenameCopies int
 }
 
 func (o *Options) setDefaults() {
@@ -106,6 +110,8 @@ type FS struct {
 
 	walks symWalks // renames over a symlink to their source (symwalk.go)
 
+	crashRename atomic.Int64 // Options.CrashAfterRenameCopies, counting down
+
 	statMu   sync.Mutex
 	statAt   time.Time
 	statInfo swiftclient.ContainerInfo
@@ -130,6 +136,7 @@ func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 		f.opts.LocalOnly = localOnly
 	}
 	f.nextIno.Store(1)
+	f.crashRename.Store(int64(opts.CrashAfterRenameCopies))
 	f.root = &node{fsys: f, kind: kindDir}
 	f.root.a = attrs{kind: kindDir, perm: opts.DirMode, uid: opts.UID, gid: opts.GID, mtime: f.mountTime}
 	if err := f.restoreLocals(); err != nil {
