@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strings"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -533,8 +534,10 @@ func (f *FS) keepDir(ctx context.Context, dir string) {
 // dirEmpty lists dir afresh and reports whether it has no entries.
 func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
 	f.nsMu.Lock()
+	var forced time.Time
 	if ds := f.dirs[dir]; ds != nil {
 		ds.listedAt = ds.listedAt.Add(-f.opts.MetadataTTL) // force a fresh listing
+		forced = ds.listedAt
 	}
 	f.nsMu.Unlock()
 	if err := f.ensureListed(ctx, dir); err != nil {
@@ -542,7 +545,13 @@ func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
 	}
 	f.nsMu.Lock()
 	defer f.nsMu.Unlock()
-	return f.dirLocked(dir).len() == 0, nil
+	ds := f.dirLocked(dir)
+	if !forced.IsZero() && !ds.listedAt.After(forced) {
+		// Swift is unreachable and the old listing was served: it cannot
+		// tell that nobody else added an entry.
+		return false, errUnreachableList
+	}
+	return ds.len() == 0, nil
 }
 
 // Rmdir implements gofs.NodeRmdirer: ENOTEMPTY unless the directory has no

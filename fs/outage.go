@@ -40,6 +40,10 @@ const (
 // is unreachable (EIO).
 var errUnreachableUncached = errors.New("swift is unreachable and the file is not in the cache")
 
+// errUnreachableList refuses what needs a fresh listing (rmdir, a rename
+// over a directory: is it empty?) while only an old one can be had (EIO).
+var errUnreachableList = errors.New("swift is unreachable: cannot list the directory afresh")
+
 // isOutage reports whether err says Swift could not be reached (5xx,
 // transport failures, timeouts), as opposed to an answer or an interrupt.
 func isOutage(err error) bool {

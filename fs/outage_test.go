@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -125,4 +126,26 @@ func TestOutageOverlayAndRefresh(t *testing.T) {
 		}
 	}
 	o.cache.Release(e)
+}
+
+// rmdir and a rename over a directory need a fresh listing to know the
+// directory is empty: the old listing served during an outage is not
+// enough.
+func TestDirEmptyNeedsFreshListing(t *testing.T) {
+	for _, down := range []bool{false, true} {
+		o := newOutageFS(t)
+		ctx := context.Background()
+		o.fake.PutRaw("e/", nil, "application/directory", nil)
+		if err := o.ensureListed(ctx, "e"); err != nil {
+			t.Fatal(err)
+		}
+		o.set(down, 0)
+		empty, err := o.dirEmpty(ctx, "e")
+		if down && (err == nil || !errors.Is(err, errUnreachableList)) {
+			t.Errorf("Swift down: dirEmpty = %v, %v; want errUnreachableList", empty, err)
+		}
+		if !down && (err != nil || !empty) {
+			t.Errorf("Swift up: dirEmpty = %v, %v; want true", empty, err)
+		}
+	}
 }
