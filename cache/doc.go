@@ -161,7 +161,8 @@
 // that was just restarted answers it until its proxy reaches the container
 // servers again. Local data is never deleted because of a
 // failure: a Swift outage of any length only delays uploads, and fsync or
-// `swiftfs sync` retry at once.
+// `swiftfs sync` retry at once, as does [Cache.RetryFailed] (called when
+// Swift answers again after an outage) for every transiently failed upload.
 //
 // [Cache.Close] (unmount, SIGTERM) refuses further writes ([ErrClosed],
 // EROFS), uploads every dirty entry for at most its timeout, then stops.

@@ -25,7 +25,10 @@
 //     in the content type's parameters and X-Object-Meta-* (encode,
 //     decode).
 //   - The namespace (ns.go) is what the mount believes each directory
-//     contains.
+//     contains; outage.go says how it serves while Swift is unreachable.
+//   - The rename journal (renamejournal.go) makes a directory rename
+//     survive a crash: its plan is written before the first COPY and
+//     finished by the next mount (FS.FinishRenames).
 //   - errnoFor and FS.fail (errno.go) turn errors into errnos and log them.
 //
 // # Nodes and paths
@@ -63,7 +66,9 @@
 //     ~40 bytes per name and is never changed once built: a readdir streams
 //     over it (readdir.go) without copying. ensureListed refreshes a listing
 //     older than Options.MetadataTTL; concurrent callers share one listing
-//     per directory (FS.listing).
+//     per directory (FS.listing). While Swift is unreachable
+//     (swiftclient.Health) a listing is kept however old and refreshed in
+//     the background (outage.go).
 //   - the overlay (delta): every local change (create, mkdir, symlink,
 //     rename, setattr) puts a whole nsEntry stamped with localAt there (a
 //     delete, a nil entry). mergeLocked keeps such entries over a newer

@@ -49,6 +49,10 @@ type Options struct {
 	Validate func(name string, r io.ReaderAt, size int64) error
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// CrashAfterRenameCopies, for tests only, kills the daemon with
+	// SIGKILL once a directory rename moved this many objects (0: never);
+	// see docs/DEVELOPMENT.md.
+	CrashAfterRenameCopies int
 }
 
 func (o *Options) setDefaults() {
@@ -80,6 +84,7 @@ func (o *Options) setDefaults() {
 type FS struct {
 	opts      Options
 	client    swiftclient.Client
+	health    *swiftclient.Health // nil when the client tracks none (outage.go)
 	cache     *cache.Cache
 	names     names
 	log       *slog.Logger
@@ -105,6 +110,8 @@ type FS struct {
 
 	walks symWalks // renames over a symlink to their source (symwalk.go)
 
+	crashRename atomic.Int64 // Options.CrashAfterRenameCopies, counting down
+
 	statMu   sync.Mutex
 	statAt   time.Time
 	statInfo swiftclient.ContainerInfo
@@ -116,7 +123,7 @@ type FS struct {
 // FS.OnUploaded (cmd/swiftfs wires it).
 func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 	opts.setDefaults()
-	f := &FS{opts: opts, client: client, cache: c, names: names{prefix: opts.Prefix}, log: opts.Logger,
+	f := &FS{opts: opts, client: client, health: swiftclient.HealthOf(client), cache: c, names: names{prefix: opts.Prefix}, log: opts.Logger,
 		mountTime: opts.Now(), dirs: map[string]*dirState{}, listing: map[string]*listCall{}, warned: map[string]bool{}}
 	f.localDir = filepath.Join(c.Dir(), "local")
 	if err := os.MkdirAll(f.localDir, 0o700); err != nil {
@@ -129,6 +136,7 @@ func New(opts Options, client swiftclient.Client, c *cache.Cache) (*FS, error) {
 		f.opts.LocalOnly = localOnly
 	}
 	f.nextIno.Store(1)
+	f.crashRename.Store(int64(opts.CrashAfterRenameCopies))
 	f.root = &node{fsys: f, kind: kindDir}
 	f.root.a = attrs{kind: kindDir, perm: opts.DirMode, uid: opts.UID, gid: opts.GID, mtime: f.mountTime}
 	if err := f.restoreLocals(); err != nil {

@@ -34,6 +34,9 @@ type dirState struct {
 	tombs map[string]time.Time
 	// self holds the directory's own marker attributes, when it has one.
 	self *nsEntry
+	// relistAt is when a background listing was last started while
+	// Swift was unreachable (outage.go).
+	relistAt time.Time
 }
 
 // get returns the entry of name, nil when there is none: the entry itself
@@ -103,12 +106,21 @@ func (f *FS) dirLocked(dir string) *dirState {
 
 // ensureListed makes sure dir's listing is at most MetadataTTL old. One
 // listing per directory runs at a time; concurrent callers share it.
+// While Swift is unreachable a directory listed before keeps its last
+// listing however old (see outage.go): callers get it at once, and a
+// refresh is tried in the background.
 // LOCKS_EXCLUDED(f.nsMu)
 func (f *FS) ensureListed(ctx context.Context, dir string) error {
 	for {
 		f.nsMu.Lock()
 		ds := f.dirs[dir]
-		if ds != nil && !ds.listedAt.IsZero() && f.now().Sub(ds.listedAt) < f.opts.MetadataTTL {
+		listed := ds != nil && !ds.listedAt.IsZero()
+		if listed && f.now().Sub(ds.listedAt) < f.opts.MetadataTTL {
+			f.nsMu.Unlock()
+			return nil
+		}
+		if listed && f.health.Down() {
+			f.refreshLaterLocked(dir, ds)
 			f.nsMu.Unlock()
 			return nil
 		}
@@ -120,6 +132,9 @@ func (f *FS) ensureListed(ctx context.Context, dir string) error {
 				return ctx.Err()
 			}
 			if call.err != nil {
+				if listed && isOutage(call.err) {
+					return nil // the last listing, however old
+				}
 				return call.err
 			}
 			continue
@@ -127,22 +142,31 @@ func (f *FS) ensureListed(ctx context.Context, dir string) error {
 		call := &listCall{done: make(chan struct{})}
 		f.listing[dir] = call
 		f.nsMu.Unlock()
-
-		started := f.now()
-		// Dirty names first: a file whose upload ends during the listing
-		// is then either still dirty here or already in the listing.
-		dirty := f.cache.DirtyNames()
-		fresh, self, err := f.listDir(ctx, dir)
-		f.nsMu.Lock()
-		if err == nil {
-			f.mergeLocked(dir, fresh, self, started, dirty)
+		err := f.list(ctx, dir, call)
+		if err != nil && listed && isOutage(err) {
+			return nil // the last listing, however old
 		}
-		delete(f.listing, dir)
-		call.err = err
-		close(call.done)
-		f.nsMu.Unlock()
 		return err
 	}
+}
+
+// list lists dir for call (registered in f.listing) and merges the result.
+// LOCKS_EXCLUDED(f.nsMu)
+func (f *FS) list(ctx context.Context, dir string, call *listCall) error {
+	started := f.now()
+	// Dirty names first: a file whose upload ends during the listing
+	// is then either still dirty here or already in the listing.
+	dirty := f.cache.DirtyNames()
+	fresh, self, err := f.listDir(ctx, dir)
+	f.nsMu.Lock()
+	if err == nil {
+		f.mergeLocked(dir, fresh, self, started, dirty)
+	}
+	delete(f.listing, dir)
+	call.err = err
+	close(call.done)
+	f.nsMu.Unlock()
+	return err
 }
 
 // listDir lists every entry directly under dir, paging past 10,000.
@@ -309,6 +333,9 @@ func (f *FS) lookupEntry(ctx context.Context, p string) (*nsEntry, error) {
 		// A directory's mode lives in its marker, which only its own
 		// listing shows ("dir/" is rolled into the parent's subdir entry).
 		if err := f.ensureListed(ctx, p); err != nil {
+			if isOutage(err) {
+				return &c, nil // the mode the parent's listing gives
+			}
 			return nil, err
 		}
 		f.nsMu.Lock()

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -23,7 +23,8 @@ func writeFlags(flags uint32) bool {
 // remoteInfo returns what Swift has for the entry: from the listing (at
 // most MetadataTTL old), or from a HEAD for a local change whose listing
 // entry is older than that (the upload's answer may be stale); nil when
-// nothing is there.
+// nothing is there. While Swift is unreachable the namespace's entry is
+// taken as it is (outage.go).
 func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient.ObjectInfo, error) {
 	if e == nil || !e.remote {
 		return nil, nil
@@ -38,6 +39,9 @@ func (f *FS) remoteInfo(ctx context.Context, p string, e *nsEntry) (*swiftclient
 		return nil, nil
 	}
 	if err != nil {
+		if isOutage(err) && e.etag != "" {
+			return oi, nil
+		}
 		return nil, err
 	}
 	return &st, nil
@@ -129,6 +133,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		var err error
 		if e, err = f.cache.Open(obj, remote, trunc); err != nil {
 			return nil, 0, f.fail("open", p, err)
+		}
+		if !trunc && f.uncachedOpen(remote, e.Complete()) {
+			f.cache.Release(e)
+			return nil, 0, f.fail("open", p, errUnreachableUncached)
 		}
 		// A rename over the name while we opened (e.g. by a symlink, the
 		// Butler's lock idiom): do not hand out the new object as this file.
@@ -526,8 +534,10 @@ func (f *FS) keepDir(ctx context.Context, dir string) {
 // dirEmpty lists dir afresh and reports whether it has no entries.
 func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
 	f.nsMu.Lock()
+	var forced time.Time
 	if ds := f.dirs[dir]; ds != nil {
 		ds.listedAt = ds.listedAt.Add(-f.opts.MetadataTTL) // force a fresh listing
+		forced = ds.listedAt
 	}
 	f.nsMu.Unlock()
 	if err := f.ensureListed(ctx, dir); err != nil {
@@ -535,7 +545,13 @@ func (f *FS) dirEmpty(ctx context.Context, dir string) (bool, error) {
 	}
 	f.nsMu.Lock()
 	defer f.nsMu.Unlock()
-	return f.dirLocked(dir).len() == 0, nil
+	ds := f.dirLocked(dir)
+	if !forced.IsZero() && !ds.listedAt.After(forced) {
+		// Swift is unreachable and the old listing was served: it cannot
+		// tell that nobody else added an entry.
+		return false, errUnreachableList
+	}
+	return ds.len() == 0, nil
 }
 
 // Rmdir implements gofs.NodeRmdirer: ENOTEMPTY unless the directory has no
@@ -784,77 +800,44 @@ func (f *FS) checkReplaced(ctx context.Context, dobj string, de *nsEntry) error 
 	return fmt.Errorf("%w (object %q: known ETag %q, in Swift %q)", errReplacedChanged, dobj, base, st.ETag)
 }
 
-// renameDir copies every object under src to dst and deletes the
-// originals; dirty cached files are renamed locally.
+// renameDir moves every object under src to dst (copy and delete), after
+// writing the plan to the rename journal (renamejournal.go), so that a
+// crash half-way is finished by the next mount; dirty cached files are
+// renamed locally.
 func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
-	var objs []swiftclient.ObjectInfo
+	plan := &renamePlan{Src: src, Dst: dst, SrcPrefix: sp, DstPrefix: dp}
 	if err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: sp}, func(entries []swiftclient.ObjectInfo) error {
-		objs = append(objs, entries...)
+		for _, oi := range entries {
+			plan.Objects = append(plan.Objects, planObject{From: oi.Name, To: dp + oi.Name[len(sp):], Large: oi.LargeObject})
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	if de != nil && de.markerName != "" {
-		if err := f.client.Delete(ctx, de.markerName, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
-			return err
-		}
-	}
-	work := make(chan swiftclient.ObjectInfo)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for oi := range work {
-				to := dp + oi.Name[len(sp):]
-				_, dirty, err := f.cache.Rename(oi.Name, to)
-				if err == nil && !dirty {
-					_, err = f.client.Copy(ctx, oi.Name, to, swiftclient.CopyOptions{ManifestOnly: oi.LargeObject})
-				}
-				if err == nil {
-					err = f.client.Delete(ctx, oi.Name, swiftclient.DeleteOptions{})
-					if errors.Is(err, swiftclient.ErrNotFound) {
-						err = nil
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, oi := range objs {
-		work <- oi
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		f.forgetTree(src)
-		f.forgetTree(dst)
-		return firstErr
-	}
-	// Files only in the cache (not uploaded yet) move locally.
-	for name := range f.cache.DirtyNames() {
-		if strings.HasPrefix(name, sp) {
-			if _, _, err := f.cache.Rename(name, dp+name[len(sp):]); err != nil {
-				return err
-			}
-		}
+		plan.DeleteFirst = de.markerName
 	}
 	if se.markerName != "" && se.markerName == f.names.object(src) {
-		// A no-slash marker: move it as "dst/".
-		f.putMarker(ctx, dst, se.attrs)
-		f.client.Delete(ctx, se.markerName, swiftclient.DeleteOptions{})
+		// A no-slash marker: moved as "dst/", last.
+		plan.Objects = append(plan.Objects, planObject{From: se.markerName, To: f.names.marker(dst)})
 	}
+	if f.crashRename.Load() > 0 {
+		plan.crash = &f.crashRename
+	}
+	if err := f.journalRename(plan); err != nil {
+		return err
+	}
+	err := f.runRename(ctx, plan)
 	f.forgetTree(src)
 	f.forgetTree(dst)
+	if err != nil {
+		// The journal stays: the next mount finishes the rename.
+		return fmt.Errorf("%w (the rename is finished by the next mount; journal %s)", err, plan.path)
+	}
+	if err := f.endRename(plan); err != nil {
+		f.log.Warn("directory rename done, its journal not removed (the next mount runs it again, harmlessly)", "journal", plan.path, "err", err)
+	}
 	f.removeEntry(src)
 	ne := *se
 	if ne.markerName != "" {

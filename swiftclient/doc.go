@@ -69,7 +69,9 @@
 // exponential back-off from 0.5s to at most 10s, jittered to [d/2, d], at
 // most Options.Retries+1 (default 5) attempts, honouring Retry-After (delay
 // seconds or an HTTP date; a Retry-After over 60s ends the retries). The
-// wait ends when the context is cancelled.
+// wait ends when the context is cancelled. While [Health] says Swift is
+// unreachable (a request gave up on retried failures, and nothing has
+// answered since), every request makes a single attempt (health.go).
 //
 // Stat, Get, List, Container, Copy, Update, Delete and Put are idempotent
 // and retried on all of these. A Put with IfNoneMatch is not: it is retried

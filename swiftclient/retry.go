@@ -141,6 +141,9 @@ type retryPolicy struct {
 	jitter        func(d time.Duration) time.Duration
 	now           func() time.Time
 	log           *slog.Logger
+	// health learns every outcome; while it says Swift is unreachable a
+	// request makes one attempt only (health.go).
+	health *Health
 }
 
 const (
@@ -226,24 +229,32 @@ type attemptFunc func(ctx context.Context) (map[string]string, error)
 // the request is harmless; if not, only errors where the request certainly
 // was not carried out are retried. op and name label log lines and errors.
 func (p *retryPolicy) run(ctx context.Context, op, name string, idempotent bool, attempt attemptFunc) error {
+	attempts := p.attempts
+	if p.health.Down() {
+		attempts = 1
+	}
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return &Error{Kind: ErrUnavailable, Op: op, Name: name, Err: err}
 		}
 		h, err := attempt(ctx)
 		if err == nil {
+			p.health.observe(nil, false)
 			return nil
 		}
 		class, why := classOf(err)
 		if class == noRetry || (class == retryIdempotent && !idempotent) {
+			p.health.observe(err, class == noRetry)
 			return err
 		}
-		if n >= p.attempts {
+		if n >= attempts {
+			p.health.observe(err, true)
 			return gaveUp(err, n)
 		}
 		delay := p.backoff(n)
 		if ra, ok := parseRetryAfter(h["Retry-After"], p.now()); ok {
 			if ra > p.maxRetryAfter {
+				p.health.observe(err, true)
 				return gaveUp(err, n)
 			}
 			delay = ra

@@ -27,6 +27,7 @@ type client struct {
 	conn       *swift.Connection
 	container  string
 	retry      *retryPolicy
+	health     *Health
 	log        *slog.Logger
 	secrets    []string // for scrub
 	listLimit  int      // the server's container_listing_limit
@@ -120,10 +121,14 @@ func newClient(r resolved) *client {
 			secrets = append(secrets, s.Reveal())
 		}
 	}
+	health := newHealth(r.Logger, nil)
+	retry := newRetryPolicy(r.Retries+1, r.Logger, r.sleep)
+	retry.health = health
 	return &client{
 		conn:       conn,
 		container:  r.Container,
-		retry:      newRetryPolicy(r.Retries+1, r.Logger, r.sleep),
+		retry:      retry,
+		health:     health,
 		log:        r.Logger,
 		secrets:    secrets,
 		listLimit:  defaultListLimit,
@@ -171,6 +176,9 @@ func (c *client) GoString() string { return c.String() }
 // Format prints String for every verb (%d on a struct would otherwise print
 // its fields, credentials included).
 func (c *client) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
+
+// Health returns the client's view of Swift's reachability (health.go).
+func (c *client) Health() *Health { return c.health }
 
 // LogValue keeps slog from printing the Connection and its credentials.
 func (c *client) LogValue() slog.Value { return slog.StringValue(c.String()) }

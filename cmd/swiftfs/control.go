@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/swiftfs/swiftfs/cache"
+	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 // The control channel: a Unix socket (0600, in a 0700 directory) per mount
@@ -44,10 +45,12 @@ type request struct {
 type response struct {
 	Error string       `json:"error,omitempty"`
 	Stats *cache.Stats `json:"stats,omitempty"`
-	Done  bool         `json:"done,omitempty"`
+	// Swift is the client's view of Swift's reachability.
+	Swift *swiftclient.HealthState `json:"swift,omitempty"`
+	Done  bool                     `json:"done,omitempty"`
 }
 
-func startControl(mnt string, c *cache.Cache, log *slog.Logger) (io.Closer, error) {
+func startControl(mnt string, c *cache.Cache, health *swiftclient.Health, log *slog.Logger) (io.Closer, error) {
 	dir := runtimeDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -68,7 +71,7 @@ func startControl(mnt string, c *cache.Cache, log *slog.Logger) (io.Closer, erro
 			if err != nil {
 				return
 			}
-			go serveControl(conn, c, log)
+			go serveControl(conn, c, health, log)
 		}
 	}()
 	return closerFunc(func() error { err := l.Close(); os.Remove(p); return err }), nil
@@ -78,7 +81,7 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
-func serveControl(conn net.Conn, c *cache.Cache, log *slog.Logger) {
+func serveControl(conn net.Conn, c *cache.Cache, health *swiftclient.Health, log *slog.Logger) {
 	defer conn.Close()
 	var req request
 	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&req); err != nil {
@@ -87,8 +90,8 @@ func serveControl(conn net.Conn, c *cache.Cache, log *slog.Logger) {
 	enc := json.NewEncoder(conn)
 	switch req.Op {
 	case "status":
-		st := c.Stats()
-		enc.Encode(response{Stats: &st, Done: true})
+		st, hs := c.Stats(), health.State()
+		enc.Encode(response{Stats: &st, Swift: &hs, Done: true})
 	case "sync":
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -155,8 +158,20 @@ func cmdStatus(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	printSwift(out, r.Swift)
 	printStats(out, r.Stats)
 	return nil
+}
+
+// printSwift prints the reachability line of `swiftfs status`.
+func printSwift(out io.Writer, h *swiftclient.HealthState) {
+	switch {
+	case h == nil:
+	case h.Down:
+		fmt.Fprintf(out, "swift: unreachable since %s (%s)\n", h.Since.UTC().Format(time.RFC3339), h.Err)
+	default:
+		fmt.Fprintln(out, "swift: reachable")
+	}
 }
 
 func printStats(out io.Writer, s *cache.Stats) {

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -132,8 +133,15 @@ func cmdMount(args []string, stderr io.Writer) error {
 	fsys, err := fs.New(fs.Options{LocalOnly: func(name string) bool { _, ok := reg.SideFileOf(name); return ok },
 		Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
 		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
-		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log}, client, c)
+		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log,
+		CrashAfterRenameCopies: testCrashAfterRenameCopies()}, client, c)
 	if err != nil {
+		c.Close(cfg.drainTimeout)
+		return err
+	}
+	// Directory renames a crash interrupted are finished before anything
+	// is served (fs/renamejournal.go).
+	if err := fsys.FinishRenames(ctx); err != nil {
 		c.Close(cfg.drainTimeout)
 		return err
 	}
@@ -144,7 +152,9 @@ func cmdMount(args []string, stderr io.Writer) error {
 		c.Close(cfg.drainTimeout)
 		return err
 	}
-	ctl, err := startControl(mnt, c, log)
+	// When Swift answers again after an outage the queue drains at once.
+	swiftclient.HealthOf(client).OnReachable(c.RetryFailed)
+	ctl, err := startControl(mnt, c, swiftclient.HealthOf(client), log)
 	if err != nil {
 		log.Warn("control socket not started; swiftfs status/sync will not work", "err", err)
 	}
@@ -180,6 +190,14 @@ func cmdMount(args []string, stderr io.Writer) error {
 // (--os-cloud) or OS_CLOUD names a cloud.
 func swiftOptions(container, passwordFile, osCloud string, log *slog.Logger) swiftclient.Options {
 	return swiftclient.Options{Container: container, PasswordFile: passwordFile, Cloud: osCloud, Logger: log, UserAgent: "swiftfs/" + version}
+}
+
+// testCrashAfterRenameCopies reads SWIFTFS_TEST_CRASH_AFTER_RENAME_COPIES,
+// a test-only hook (docs/DEVELOPMENT.md): the daemon kills itself with
+// SIGKILL once a directory rename moved that many objects.
+func testCrashAfterRenameCopies() int {
+	n, _ := strconv.Atoi(os.Getenv("SWIFTFS_TEST_CRASH_AFTER_RENAME_COPIES"))
+	return n
 }
 
 // connectSwift authenticates and checks the container (at most 30 s),
