@@ -74,6 +74,9 @@ func newClient(r resolved) *client {
 	if transport == nil {
 		transport = defaultTransport(r.ConnectTimeout)
 	}
+	if r.Observer != nil {
+		transport = observeTransport(transport, r.Observer)
+	}
 	conn := &swift.Connection{
 		UserName:                    a.User,
 		UserId:                      a.UserID,
