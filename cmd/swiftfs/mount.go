@@ -80,7 +80,12 @@ func cmdMount(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	client, err := connectSwift(ctx, container, cfg.passwordFile, log, "prefix", prefix)
+	mx, err := startMetrics(cfg.metricsAddr, log)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	defer mx.Close()
+	client, err := connectSwift(ctx, container, cfg.passwordFile, mx.swiftObserver(), log, "prefix", prefix)
 	if err != nil {
 		return err
 	}
@@ -128,6 +133,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mx.setCache(c)
 	fsys, err := fs.New(fs.Options{LocalOnly: func(name string) bool { _, ok := reg.SideFileOf(name); return ok },
 		Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
 		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
@@ -138,7 +144,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	}
 	fsysRef.Store(fsys)
 	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther,
-		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse})
+		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse, Observer: mx.fuseObserver()})
 	if err != nil {
 		c.Close(cfg.drainTimeout)
 		return err
@@ -188,10 +194,10 @@ func authURL() string {
 // connectSwift authenticates and checks the container (at most 30 s),
 // logging which auth is used (never a secret). Both `mount` and
 // `registry` connect through it.
-func connectSwift(ctx context.Context, container, passwordFile string, log *slog.Logger, logAttrs ...any) (swiftclient.Client, error) {
+func connectSwift(ctx context.Context, container, passwordFile string, obs swiftclient.Observer, log *slog.Logger, logAttrs ...any) (swiftclient.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	copts := swiftclient.Options{Container: container, PasswordFile: passwordFile, Logger: log, UserAgent: "swiftfs/" + version}
+	copts := swiftclient.Options{Container: container, PasswordFile: passwordFile, Logger: log, UserAgent: "swiftfs/" + version, Observer: obs}
 	log.Info("connecting to Swift", append([]any{"auth", swiftclient.DescribeAuth(copts), "container", container}, logAttrs...)...)
 	return swiftclient.New(ctx, copts)
 }

@@ -143,7 +143,7 @@ func cmdRegistryBuild(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client, err := connectSwift(ctx, container, rf.passwordFile, log)
+	client, err := connectSwift(ctx, container, rf.passwordFile, nil, log)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func cmdRegistryCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client, err := connectSwift(ctx, container, rf.passwordFile, log)
+	client, err := connectSwift(ctx, container, rf.passwordFile, nil, log)
 	if err != nil {
 		return err
 	}
