@@ -141,6 +141,10 @@ type Cache struct {
 	dropCond *sync.Cond
 	hits     int64 // GUARDED_BY(mu)
 	misses   int64 // GUARDED_BY(mu)
+	// hitBytes and missBytes are the sizes of the objects opened from the
+	// cache and of those downloaded for an Open. GUARDED_BY(mu)
+	hitBytes, missBytes int64
+	conflicts           atomic.Int64 // uploads diverted to a conflict copy
 	// INVARIANT: used == sum of e.charged over entries + dropping.
 	// INVARIANT: used <= MaxBytes, except after a recovery found more
 	//   dirty data than the budget (then nothing new is admitted until
@@ -618,9 +622,11 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 		e.mu.Lock()
 		if e.reusableLocked(remote) {
 			e.opens++ // the pin is the open's
+			size := e.size
 			e.mu.Unlock()
 			c.mu.Lock()
 			c.hits++
+			c.hitBytes += size
 			c.mu.Unlock()
 			return e, nil
 		}
@@ -666,6 +672,9 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 	}
 	e.opens = 1
 	c.misses++
+	if download {
+		c.missBytes += remote.Size
+	}
 	c.unlockChecked()
 
 	fail := func(err error) (*Entry, error) {
@@ -748,10 +757,12 @@ func (c *Cache) Reopen(e *Entry) bool {
 		return false
 	}
 	e.opens++
+	size := e.size
 	e.mu.Unlock()
 	c.mu.Lock()
 	c.pinLocked(e) // the open's pin, as in Open
 	c.hits++
+	c.hitBytes += size
 	c.mu.Unlock()
 	return true
 }
@@ -918,6 +929,9 @@ type Stats struct {
 	Entries    int
 	Hits       int64
 	Misses     int64
+	HitBytes   int64 // sizes of the objects opened from the cache
+	MissBytes  int64 // sizes of the objects downloaded for an Open
+	Conflicts  int64 // uploads diverted to a conflict copy since the start
 	Dirty      []FileState
 	QueueLen   int
 	Uploading  int
@@ -939,12 +953,17 @@ type FileState struct {
 	Permanent bool `json:",omitempty"`
 	Attempts  int
 	NextRetry time.Time `json:",omitzero"`
+	// Since is when the file became dirty (its first change since it was
+	// last in Swift; for a file recovered from an earlier run, the last
+	// change of its data file).
+	Since time.Time `json:",omitzero"`
 }
 
 // Stats reports the cache's state.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
-	s := Stats{UsedBytes: c.used, MaxBytes: c.opts.MaxBytes, Entries: len(c.entries), Hits: c.hits, Misses: c.misses}
+	s := Stats{UsedBytes: c.used, MaxBytes: c.opts.MaxBytes, Entries: len(c.entries), Hits: c.hits, Misses: c.misses,
+		HitBytes: c.hitBytes, MissBytes: c.missBytes, Conflicts: c.conflicts.Load()}
 	var es []*Entry
 	for _, e := range c.entries {
 		es = append(es, e)
@@ -953,7 +972,7 @@ func (c *Cache) Stats() Stats {
 	for _, e := range es {
 		e.mu.Lock()
 		if (e.dirty || e.uploading) && !e.detached.Load() {
-			fs := FileState{Name: e.name, Size: e.size, State: "dirty", Attempts: e.attempts}
+			fs := FileState{Name: e.name, Size: e.size, State: "dirty", Attempts: e.attempts, Since: e.dirtySince}
 			switch {
 			case e.uploading:
 				fs.State = "uploading"

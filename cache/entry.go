@@ -52,8 +52,9 @@ type Entry struct {
 	lastModified time.Time
 	// dirty: the content (or attributes) differ from Swift. INVARIANT:
 	// dirty implies a durable record saying so and a pin.
-	dirty bool  // GUARDED_BY(mu)
-	gen   int64 // GUARDED_BY(mu): bumped by every change
+	dirty      bool      // GUARDED_BY(mu)
+	dirtySince time.Time // GUARDED_BY(mu): when dirty was last set (Stats)
+	gen        int64     // GUARDED_BY(mu): bumped by every change
 	// writing counts WriteAt calls between their two critical sections
 	// (the bytes go to the file without mu). INVARIANT: an upload makes
 	// the entry clean only when gen is unchanged since its snapshot and
@@ -305,6 +306,7 @@ func (e *Entry) markDirtyLocked() error {
 		return nil
 	}
 	e.dirty = true
+	e.dirtySince = c.opts.Now()
 	e.lastErr = nil
 	e.attempts = 0
 	if err := e.saveRecordLocked(); err != nil {

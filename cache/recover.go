@@ -104,6 +104,7 @@ func (c *Cache) recover() ([]gcFile, error) {
 		e.size = st.Size()
 		e.complete = true
 		e.dirty = r.Dirty
+		e.dirtySince = st.ModTime()
 		e.remoteETag = r.RemoteETag
 		e.remoteLarge = r.RemoteLarge
 		e.lastModified = r.LastModified

@@ -288,6 +288,7 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 		w.committedLocked(e, s, res, ce)
 		e.mu.Unlock()
 		if ce != nil {
+			c.conflicts.Add(1)
 			c.log.Error("upload diverted to a conflict copy", "object", s.name, "conflict_copy", ce.Copy, "err", err)
 			if c.opts.OnUploaded != nil {
 				c.opts.OnUploaded(ce.Copy, res.info)

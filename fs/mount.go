@@ -18,6 +18,7 @@ type MountOptions struct {
 	AllowOther bool
 	FsName     string // shown in /proc/mounts ("swiftfs:container/prefix")
 	Debug      bool
+	Observer   OpObserver // told about every request answered (observe.go); nil: none
 }
 
 // Mount mounts f at dir and serves it until the returned server is
@@ -55,7 +56,7 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 	if f.opts.ReadOnly {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
-	srv, err := gofs.Mount(dir, f.root, opts)
+	srv, err := mountObserved(dir, f.root, opts, mo.Observer)
 	if err != nil {
 		return nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}

@@ -69,6 +69,9 @@ type Options struct {
 	// connection when this is an *http.Transport.
 	Transport http.RoundTripper
 
+	// Observer, when set, is told about every HTTP request (observe.go).
+	Observer Observer
+
 	// sleep replaces the retry sleeper in tests.
 	sleep func(ctx context.Context, d time.Duration) error
 	// newTimeout caps New (default 10s); tests shorten it.

@@ -79,6 +79,9 @@ func newClient(r resolved) *client {
 		}
 		transport = t
 	}
+	if r.Observer != nil {
+		transport = observeTransport(transport, r.Observer)
+	}
 	conn := &swift.Connection{
 		UserName:                    a.User,
 		UserId:                      a.UserID,

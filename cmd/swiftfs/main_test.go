@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +10,12 @@ import (
 
 func TestRunUsageErrors(t *testing.T) {
 	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().String()
 	cases := []struct {
 		args []string
 		code int
@@ -22,6 +29,10 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"mount", "--segment-size", "10G", "c", dir}, 2, "between 1M and 5G"},
 		{[]string{"mount", "--log-level", "loud", "c", dir}, 2, "must be debug, info, warn or error"},
 		{[]string{"mount", "--no-such-flag", "c", dir}, 2, "flag provided but not defined"},
+		{[]string{"mount", "--metrics-addr", "9100", "c", dir}, 2, `"9100" is not HOST:PORT or :PORT`},
+		{[]string{"mount", "--metrics-addr", ":99999", "c", dir}, 2, `port "99999" is not a number`},
+		// Before connecting to Swift (no credentials needed to get here).
+		{[]string{"mount", "--metrics-addr", taken, "c", dir}, 1, "--metrics-addr: metrics: listen tcp " + taken},
 		{[]string{"mount", "a/b", dir}, 2, `invalid container name "a/b"`},
 		{[]string{"mount", "c", dir + "/missing"}, 1, "no such file or directory"},
 		{[]string{"status"}, 2, "usage: swiftfs status MOUNTPOINT"},

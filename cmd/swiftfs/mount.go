@@ -81,7 +81,13 @@ func cmdMount(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	mx, err := startMetrics(cfg.metricsAddr, log)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	defer mx.Close()
 	copts := swiftOptions(container, cfg.passwordFile, cfg.osCloud, log)
+	copts.Observer = mx.swiftObserver()
 	client, err := connectSwift(ctx, copts, log, "prefix", prefix)
 	if err != nil {
 		return err
@@ -130,6 +136,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mx.setCache(c)
 	fsys, err := fs.New(fs.Options{LocalOnly: func(name string) bool { _, ok := reg.SideFileOf(name); return ok },
 		Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
 		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
@@ -147,7 +154,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	}
 	fsysRef.Store(fsys)
 	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther,
-		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse})
+		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse, Observer: mx.fuseObserver()})
 	if err != nil {
 		c.Close(cfg.drainTimeout)
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swiftfs/swiftfs/metrics"
 	"github.com/swiftfs/swiftfs/registrysync"
 )
 
@@ -48,6 +49,7 @@ type config struct {
 	debugFuse      bool
 	listPageSize   int
 	passthrough    bool
+	metricsAddr    string
 	// registryPatterns select SQLite registries (snapshot + check before
 	// upload, conflict copies); empty: none.
 	registryPatterns []string
@@ -154,6 +156,15 @@ var options = []option{
 	}},
 	{"passthrough", "false", "experimental, known to fail (docs/CONFIGURATION.md): let the kernel read complete cached copies directly, at local disk speed (FUSE passthrough; kernel 6.9+, root)", "cache", func(c *config, v string) (err error) { c.passthrough, err = strconv.ParseBool(v); return }},
 	{"registry-patterns", "*.sqlite3,*.sqlite,*.db", "base-name patterns of SQLite registries: uploaded as checked snapshots, never over another mount's newer copy (empty: none)", "write", func(c *config, v string) (err error) { c.registryPatterns, err = registrysync.ParsePatterns(v); return }},
+	{"metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9100 (a bare :9100 listens on 127.0.0.1 only; 0.0.0.0:9100 on every interface)", "logging", func(c *config, v string) error {
+		if v != "" {
+			if _, _, err := metrics.ListenAddr(v); err != nil {
+				return err
+			}
+		}
+		c.metricsAddr = v
+		return nil
+	}},
 	{"debug-fuse", "false", "log every FUSE request (very verbose)", "logging", func(c *config, v string) (err error) { c.debugFuse, err = strconv.ParseBool(v); return }},
 }
 
