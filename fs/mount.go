@@ -18,6 +18,7 @@ type MountOptions struct {
 	AllowOther bool
 	FsName     string // shown in /proc/mounts ("swiftfs:container/prefix")
 	Debug      bool
+	NoExec     bool // the mount refuses execve of its files (mount option noexec)
 }
 
 // Mount mounts f at dir and serves it until the returned server is
@@ -54,6 +55,9 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 	}
 	if f.opts.ReadOnly {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
+	if mo.NoExec {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "noexec")
 	}
 	srv, err := gofs.Mount(dir, f.root, opts)
 	if err != nil {

@@ -4,6 +4,7 @@
 //	swiftfs status MOUNTPOINT
 //	swiftfs sync MOUNTPOINT
 //	swiftfs version
+//	mount.fuse.swiftfs CONTAINER[:PREFIX] MOUNTPOINT -o OPTIONS   (mount(8) helper)
 package main
 
 import (
@@ -36,6 +37,9 @@ Run 'swiftfs mount --help' for the mount flags.
 `
 
 func main() {
+	if isMountHelper(os.Args[0]) {
+		os.Exit(runMountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
