@@ -98,8 +98,8 @@ func (n *notifier) tick() {
 			return
 		case <-t.C:
 			n.mu.Lock()
-			if s := n.statusLocked(); s != n.last {
-				n.send(s)
+			if last := n.last; n.statusLocked() != last {
+				n.send(n.last)
 			}
 			n.mu.Unlock()
 		}
