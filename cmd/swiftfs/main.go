@@ -32,8 +32,10 @@ Usage:
 
 Credentials come from the environment, never from flags: OS_AUTH_URL, OS_USERNAME,
 OS_PASSWORD (or --password-file), OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, ... (Keystone v3),
-ST_AUTH, ST_USER, ST_KEY (v1), or OS_STORAGE_URL + OS_AUTH_TOKEN.
-Run 'swiftfs mount --help' for the mount flags.
+ST_AUTH, ST_USER, ST_KEY (v1), or OS_STORAGE_URL + OS_AUTH_TOKEN; or from a file of
+those variables (--credentials-file).
+Run 'swiftfs mount --help' for the mount flags; /sbin/mount.fuse.swiftfs (a link to
+swiftfs) is the mount(8) helper for /etc/fstab ('mount.fuse.swiftfs --help').
 `
 
 func main() {
