@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -164,6 +165,18 @@ func processGone(pid string) bool {
 	return len(f) > 0 && f[0] == "Z"
 }
 
+// mountOptions are the per-mount and the super block options of dir in
+// mountinfo.
+func mountOptions(dir string) string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == dir {
+			return f[5] + "," + f[len(f)-1]
+		}
+	}
+	return ""
+}
+
 func mountType(dir string) string {
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, l := range strings.Split(string(b), "\n") {
@@ -286,6 +299,13 @@ func TestFstabMount(t *testing.T) {
 			t.Fatalf("%s: read back %q, %v", e.dir, got, err)
 		}
 	}
+	script := filepath.Join(entries[0].dir, "run.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(script).Output(); err != nil || string(out) != "ran\n" {
+		t.Fatalf("%s on a mount without noexec: %q, %v", script, out, err)
+	}
 	for _, e := range entries {
 		if out, err := runEmptyEnv("umount", e.dir); err != nil {
 			t.Fatalf("umount %s: %v\n%s", e.dir, err, out)
@@ -305,7 +325,7 @@ func TestFstabMount(t *testing.T) {
 		}
 	}
 	logs := daemonLogs()
-	if strings.Contains(logs, "DATA RACE") || strings.Count(logs, "msg=stopped") != len(entries) {
+	if strings.Contains(logs, "DATA RACE") || strings.Count(logs, "msg=stopped") != len(daemons) {
 		t.Errorf("the daemons did not stop cleanly:\n%s", logs)
 	}
 	for _, e := range entries {
@@ -315,8 +335,38 @@ func TestFstabMount(t *testing.T) {
 		}
 	}
 
+	// The command-line form, with ro and noexec: the script uploaded above
+	// may not be executed, nothing may be written.
+	dir := filepath.Join(tmp, "direct")
+	os.Mkdir(dir, 0o755)
+	source := container + ":" + entries[0].prefix
+	out, err = runEmptyEnv("mount", "-t", "fuse.swiftfs", "-o",
+		"ro,noexec,credentials_file="+credFile+",password_file="+passFile+",cache_dir="+filepath.Join(tmp, "direct-cache"), source, dir)
+	m := mountedMsg.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("mount -t fuse.swiftfs -o ro,noexec: %v\n%s", err, out)
+	}
+	daemons[m[2]] = m[3]
+	if opts := mountOptions(dir); !strings.Contains(","+opts+",", ",ro,") || !strings.Contains(","+opts+",", ",noexec,") {
+		t.Errorf("mounted with options %q, want ro and noexec", opts)
+	}
+	if _, err := exec.Command(filepath.Join(dir, "run.sh")).Output(); !errors.Is(err, syscall.EACCES) {
+		t.Errorf("executing run.sh on a noexec mount: %v, want EACCES", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "new.txt"), []byte("x"), 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("writing on an ro mount: %v, want EROFS", err)
+	}
+	if out, err := runEmptyEnv("umount", dir); err != nil {
+		t.Fatalf("umount %s: %v\n%s", dir, err, out)
+	}
+	for deadline := time.Now().Add(60 * time.Second); !processGone(m[2]); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon %s still running 60 s after umount\n%s", m[2], daemonLogs())
+		}
+	}
+
 	// A secret in the options: refused by name, nothing mounted.
-	dir := filepath.Join(tmp, "refused")
+	dir = filepath.Join(tmp, "refused")
 	os.Mkdir(dir, 0o755)
 	out, err = runEmptyEnv("mount", "-t", "fuse.swiftfs", "-o", "password=hunter2,cache_dir="+tmp, container, dir)
 	if err == nil || !strings.Contains(out, "option password: secrets do not belong in mount options") || strings.Contains(out, "hunter2") {
@@ -324,6 +374,9 @@ func TestFstabMount(t *testing.T) {
 	}
 	if isMounted(dir) {
 		t.Errorf("mounted with a password option")
+	}
+	if logs := daemonLogs(); strings.Contains(logs, "DATA RACE") {
+		t.Errorf("data race:\n%s", logs)
 	}
 }
 
