@@ -16,7 +16,7 @@ import (
 // MountOptions are the kernel-facing settings of a mount.
 type MountOptions struct {
 	AllowOther bool
-	FsName     string // shown in /proc/mounts ("swiftfs:container/prefix")
+	FsName     string // the source shown in /proc/mounts ("container:prefix")
 	Debug      bool
 	NoExec     bool // the mount refuses execve of its files (mount option noexec)
 }

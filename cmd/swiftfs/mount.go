@@ -139,8 +139,10 @@ func cmdMount(args []string, stderr io.Writer) error {
 		return err
 	}
 	fsysRef.Store(fsys)
+	// The source as given, CONTAINER[:PREFIX], is what /proc/mounts shows:
+	// mount -a knows an /etc/fstab line as mounted only by the same source.
 	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther, NoExec: cfg.noExec,
-		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse})
+		FsName: fset.Arg(0), Debug: cfg.debugFuse})
 	if err != nil {
 		c.Close(cfg.drainTimeout)
 		return err

@@ -287,6 +287,11 @@ func TestFstabMount(t *testing.T) {
 	if len(daemons) != len(entries) {
 		t.Fatalf("mount -a: want %d daemons, got output\n%s", len(entries), out)
 	}
+	// mount -a again: the lines are mounted (the source in /proc/mounts is
+	// the line's), so nothing happens.
+	if out, err := runEmptyEnv("mount", "-a", "-T", fstab); err != nil || mountedMsg.MatchString(out) {
+		t.Errorf("a second mount -a: %v\n%s", err, out)
+	}
 	for _, e := range entries {
 		if typ := mountType(e.dir); typ != "fuse.swiftfs" {
 			t.Fatalf("%s: mounted as %q, want fuse.swiftfs\n%s", e.dir, typ, daemonLogs())
