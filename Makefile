@@ -17,13 +17,14 @@ help:
 	@echo "make stop   unmount ./mnt and stop the local Swift"
 	@echo "make test   vet, unit tests (-race), integration tests (swifttest, write-back on a Swift of their own, real Swift v1 + Keystone v3)"
 	@echo "make bench  benchmarks against rclone mount and the swift CLI (bench/)"
-	@echo "make install  swiftfs in \$$(PREFIX)/bin, mount.fuse.swiftfs in \$$(SBINDIR), swiftfs@.service (PREFIX=/usr/local, DESTDIR)"
+	@echo "make install  swiftfs in \$$(PREFIX)/bin, mount.fuse.swiftfs and umount.fuse.swiftfs in \$$(SBINDIR), swiftfs@.service (PREFIX=/usr/local, DESTDIR)"
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/swiftfs
 
-# make install: the binary, mount(8)'s helper /sbin/mount.fuse.swiftfs (a
-# link to it: swiftfs acts as the helper by its name) and the systemd unit
+# make install: the binary, mount(8)'s and umount(8)'s helpers
+# /sbin/mount.fuse.swiftfs and /sbin/umount.fuse.swiftfs (links to it:
+# swiftfs acts as a helper by its name) and the systemd unit
 # template with ExecStart set to the installed binary (docs/CONFIGURATION.md,
 # "/etc/fstab and mount" and "systemd").
 PREFIX ?= /usr/local
@@ -35,6 +36,7 @@ install: build
 	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/swiftfs
 	install -d $(DESTDIR)$(SBINDIR)
 	ln -sfn $(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/mount.fuse.swiftfs
+	ln -sfn $(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/umount.fuse.swiftfs
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's#/usr/local/bin/swiftfs#$(PREFIX)/bin/swiftfs#; s#/usr/local/share/doc/swiftfs#$(PREFIX)/share/doc/swiftfs#' \
 	  'contrib/systemd/swiftfs@.service' > '$(DESTDIR)$(UNITDIR)/swiftfs@.service'
@@ -42,7 +44,7 @@ install: build
 	install -D -m 644 docs/CONFIGURATION.md $(DESTDIR)$(PREFIX)/share/doc/swiftfs/CONFIGURATION.md
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/mount.fuse.swiftfs \
+	rm -f $(DESTDIR)$(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/mount.fuse.swiftfs $(DESTDIR)$(SBINDIR)/umount.fuse.swiftfs \
 	  '$(DESTDIR)$(UNITDIR)/swiftfs@.service' $(DESTDIR)$(PREFIX)/share/doc/swiftfs/CONFIGURATION.md
 
 run: build

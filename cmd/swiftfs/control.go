@@ -45,9 +45,12 @@ type response struct {
 	Error string       `json:"error,omitempty"`
 	Stats *cache.Stats `json:"stats,omitempty"`
 	Done  bool         `json:"done,omitempty"`
+	// DrainTimeout is the mount's --drain-timeout (status), which bounds
+	// how long umount.fuse.swiftfs waits for a sync.
+	DrainTimeout time.Duration `json:"drain_timeout,omitempty"`
 }
 
-func startControl(mnt string, c *cache.Cache, log *slog.Logger) (io.Closer, error) {
+func startControl(mnt string, c *cache.Cache, drainTimeout time.Duration, log *slog.Logger) (io.Closer, error) {
 	dir := runtimeDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -68,7 +71,7 @@ func startControl(mnt string, c *cache.Cache, log *slog.Logger) (io.Closer, erro
 			if err != nil {
 				return
 			}
-			go serveControl(conn, c, log)
+			go serveControl(conn, c, drainTimeout, log)
 		}
 	}()
 	return closerFunc(func() error { err := l.Close(); os.Remove(p); return err }), nil
@@ -78,7 +81,7 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
-func serveControl(conn net.Conn, c *cache.Cache, log *slog.Logger) {
+func serveControl(conn net.Conn, c *cache.Cache, drainTimeout time.Duration, log *slog.Logger) {
 	defer conn.Close()
 	var req request
 	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&req); err != nil {
@@ -88,7 +91,7 @@ func serveControl(conn net.Conn, c *cache.Cache, log *slog.Logger) {
 	switch req.Op {
 	case "status":
 		st := c.Stats()
-		enc.Encode(response{Stats: &st, Done: true})
+		enc.Encode(response{Stats: &st, Done: true, DrainTimeout: drainTimeout})
 	case "sync":
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -5,6 +5,7 @@
 //	swiftfs sync MOUNTPOINT
 //	swiftfs version
 //	mount.fuse.swiftfs CONTAINER[:PREFIX] MOUNTPOINT -o OPTIONS   (mount(8) helper)
+//	umount.fuse.swiftfs MOUNTPOINT                                (umount(8) helper)
 package main
 
 import (
@@ -41,6 +42,9 @@ swiftfs) is the mount(8) helper for /etc/fstab ('mount.fuse.swiftfs --help').
 func main() {
 	if isMountHelper(os.Args[0]) {
 		os.Exit(runMountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if isUmountHelper(os.Args[0]) {
+		os.Exit(runUmountHelper(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -147,7 +147,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 		c.Close(cfg.drainTimeout)
 		return err
 	}
-	ctl, err := startControl(mnt, c, log)
+	ctl, err := startControl(mnt, c, cfg.drainTimeout, log)
 	if err != nil {
 		log.Warn("control socket not started; swiftfs status/sync will not work", "err", err)
 	}

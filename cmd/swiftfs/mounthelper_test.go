@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,5 +221,42 @@ func TestMountHelpGroups(t *testing.T) {
 	}
 	if strings.Contains(help, "\n  -"+options[0].name) {
 		t.Errorf("help shows -flag, not --flag")
+	}
+}
+
+func TestParseUmountArgs(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // "dir force lazy verbose", or the error
+	}{
+		{[]string{"/mnt"}, "/mnt false false false"},
+		{[]string{"/mnt", "-n", "-v", "-t", "fuse.swiftfs"}, "/mnt false false true"},
+		{[]string{"/mnt", "-l"}, "/mnt false true false"},
+		{[]string{"-f", "/mnt"}, "/mnt true false false"},
+		{[]string{"/mnt", "-fl"}, "/mnt true true false"},
+		{nil, "needs MOUNTPOINT"},
+		{[]string{"/mnt", "/other"}, "needs MOUNTPOINT"},
+		{[]string{"/mnt", "-t", "ext4"}, `file system type "ext4" is not swiftfs`},
+		{[]string{"/mnt", "-N", "12"}, "mount namespaces (-N) are not supported"},
+		{[]string{"/mnt", "-q"}, `unknown argument "-q"`},
+	}
+	for _, c := range cases {
+		u, err := parseUmountArgs(c.args)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = fmt.Sprintf("%s %v %v %v", u.dir, u.force, u.lazy, u.verbose)
+		}
+		if got != c.want {
+			t.Errorf("%q: got %q, want %q", c.args, got, c.want)
+		}
+	}
+	if !isUmountHelper("/sbin/umount.fuse.swiftfs") || isUmountHelper("/sbin/mount.fuse.swiftfs") {
+		t.Errorf("isUmountHelper")
+	}
+	var out, errb bytes.Buffer
+	if code := runUmountHelper([]string{t.TempDir()}, &out, &errb); code != mountExitFail || !strings.Contains(errb.String(), "umount.fuse.swiftfs: ") {
+		t.Errorf("umount of a directory that is not mounted: code %d, %q", code, errb.String())
 	}
 }

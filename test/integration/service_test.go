@@ -110,34 +110,41 @@ func splitCredentials(t *testing.T, dir string) (credFile, passFile string) {
 	return credFile, passFile
 }
 
-const helperLink = "/sbin/mount.fuse.swiftfs"
+var helperLinks = []string{"/sbin/mount.fuse.swiftfs", "/sbin/umount.fuse.swiftfs"}
 
-// installHelper links this run's swiftfs as mount(8)'s helper (mount(8)
-// looks for helpers in /sbin only), and removes the link afterwards.
-func installHelper(t *testing.T) {
+// installHelpers links this run's swiftfs as mount(8)'s and umount(8)'s
+// helpers (they look for helpers in /sbin only), and removes the links
+// afterwards.
+func installHelpers(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		skipServiceOrFail(t, "needs root: mount(8) runs its helpers from /sbin, and only root mounts what /etc/fstab does not mark 'user'")
 	}
-	if _, err := exec.LookPath("mount"); err != nil {
-		skipServiceOrFail(t, "no mount(8): %v", err)
-	}
-	if target, err := os.Readlink(helperLink); err == nil {
-		if !strings.Contains(target, "/swiftfs-it-") {
-			skipServiceOrFail(t, "%s is installed (-> %s): the test would have to replace it by its own build", helperLink, target)
+	for _, cmd := range []string{"mount", "umount"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			skipServiceOrFail(t, "no %s(8): %v", cmd, err)
 		}
-		os.Remove(helperLink) // an earlier run's, left behind
-	} else if _, err := os.Lstat(helperLink); err == nil {
-		skipServiceOrFail(t, "%s is installed: the test would have to replace it by its own build", helperLink)
 	}
-	if err := os.Symlink(binary, helperLink); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if target, _ := os.Readlink(helperLink); target == binary {
-			os.Remove(helperLink)
+	for _, link := range helperLinks {
+		if target, err := os.Readlink(link); err == nil {
+			if !strings.Contains(target, "/swiftfs-it-") {
+				skipServiceOrFail(t, "%s is installed (-> %s): the test would have to replace it by its own build", link, target)
+			}
+			os.Remove(link) // an earlier run's, left behind
+		} else if _, err := os.Lstat(link); err == nil {
+			skipServiceOrFail(t, "%s is installed: the test would have to replace it by its own build", link)
 		}
-	})
+	}
+	for _, link := range helperLinks {
+		if err := os.Symlink(binary, link); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if target, _ := os.Readlink(link); target == binary {
+				os.Remove(link)
+			}
+		})
+	}
 }
 
 // runEmptyEnv runs a command with an empty environment (as at boot) from /.
@@ -199,7 +206,7 @@ func mountType(dir string) string {
 // unmounts them with umount and checks the files in Swift. A password in
 // the options is refused.
 func TestFstabMount(t *testing.T) {
-	installHelper(t)
+	installHelpers(t)
 	container, client := newContainer(t)
 	tmp := t.TempDir()
 	credFile, passFile := splitCredentials(t, tmp)
@@ -217,7 +224,9 @@ func TestFstabMount(t *testing.T) {
 			}
 			opts = append(opts, o)
 		}
-		opts = append(opts, "cache_dir="+cacheDir)
+		// Nothing is uploaded before umount (1 h delay): umount's helper
+		// has to (the debug log shows when).
+		opts = append(opts, "cache_dir="+cacheDir, "write_back_delay=1h", "log_level=debug")
 		return fmt.Sprintf("%s:%s %s fuse.swiftfs %s 0 0", container, prefix, dir, strings.Join(opts, ","))
 	}
 	type entry struct{ name, dir, prefix, line string }
@@ -236,6 +245,7 @@ func TestFstabMount(t *testing.T) {
 	if unit["Type"] != "fuse.swiftfs" {
 		t.Fatalf("data-repo.mount: Type=%q", unit["Type"])
 	}
+	verifyUnit(t, tmp, "contrib/systemd/data-repo.mount", "data-repo.mount")
 	for _, e := range []struct{ name, source, options string }{
 		{"fstab", fstabLine[0], fstabLine[3]},
 		{"unit", unit["What"], unit["Options"]},
@@ -268,8 +278,10 @@ func TestFstabMount(t *testing.T) {
 		t.Fatalf("mount -a -T %s: %v\n%s\nfstab:\n%s", fstab, err, out, body.String())
 	}
 	daemons := map[string]string{} // pid -> log
+	dirLog := map[string]string{}  // mount point -> log
 	for _, m := range mountedMsg.FindAllStringSubmatch(out, -1) {
 		daemons[m[2]] = m[3]
+		dirLog[m[1]] = m[3]
 	}
 	t.Cleanup(func() {
 		for _, log := range daemons {
@@ -311,12 +323,17 @@ func TestFstabMount(t *testing.T) {
 	if out, err := exec.Command(script).Output(); err != nil || string(out) != "ran\n" {
 		t.Fatalf("%s on a mount without noexec: %q, %v", script, out, err)
 	}
+	// umount returns once the files are in Swift: its helper syncs first.
 	for _, e := range entries {
 		if out, err := runEmptyEnv("umount", e.dir); err != nil {
 			t.Fatalf("umount %s: %v\n%s", e.dir, err, out)
 		}
 		if isMounted(e.dir) {
 			t.Errorf("%s still mounted after umount", e.dir)
+		}
+		name := e.prefix + "/" + e.name + ".txt"
+		if got, _ := getObject(t, client, name); string(got) != "written through the "+e.name+" mount\n" {
+			t.Errorf("%s in Swift when umount returned: %q", name, got)
 		}
 	}
 	// After umount each daemon uploads what is pending and exits.
@@ -334,9 +351,11 @@ func TestFstabMount(t *testing.T) {
 		t.Errorf("the daemons did not stop cleanly:\n%s", logs)
 	}
 	for _, e := range entries {
-		name := e.prefix + "/" + e.name + ".txt"
-		if got, _ := getObject(t, client, name); string(got) != "written through the "+e.name+" mount\n" {
-			t.Errorf("%s in Swift: %q", name, got)
+		b, _ := os.ReadFile(dirLog[e.dir])
+		log := string(b)
+		up := strings.Index(log, "msg=uploaded object="+e.prefix+"/"+e.name+".txt ")
+		if up < 0 || !strings.Contains(log[up:], `msg="unmounted; uploading pending files"`) {
+			t.Errorf("%s.txt was not uploaded before the unmount:\n%s", e.name, log)
 		}
 	}
 
@@ -557,25 +576,26 @@ func TestSystemdNotify(t *testing.T) {
 	if isMounted(dir) {
 		t.Errorf("still mounted after swiftfs exited")
 	}
-	verifyUnit(t, tmp)
+	verifyUnit(t, tmp, "contrib/systemd/swiftfs@.service", "swiftfs@butler.service")
 }
 
-// verifyUnit checks the unit with systemd-analyze verify (ExecStart
-// pointing at this run's binary), which needs no running systemd.
-func verifyUnit(t *testing.T, tmp string) {
+// verifyUnit checks a unit of contrib/systemd, saved as name, with
+// systemd-analyze verify (ExecStart pointing at this run's binary), which
+// needs no running systemd.
+func verifyUnit(t *testing.T, tmp, rel, name string) {
 	sa, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Logf("systemd-analyze not installed: the unit file's syntax is not checked")
+		t.Logf("systemd-analyze not installed: %s's syntax is not checked", rel)
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "contrib/systemd/swiftfs@.service"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := filepath.Join(tmp, "swiftfs@butler.service")
+	unit := filepath.Join(tmp, name)
 	os.WriteFile(unit, []byte(strings.ReplaceAll(string(b), "/usr/local/bin/swiftfs", binary)), 0o644)
 	out, err := exec.Command(sa, "verify", "--man=no", unit).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
-		t.Errorf("systemd-analyze verify swiftfs@.service: %v\n%s", err, out)
+		t.Errorf("systemd-analyze verify %s: %v\n%s", rel, err, out)
 	}
 }
