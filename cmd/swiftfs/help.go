@@ -44,7 +44,8 @@ func placeholder(o *option) string {
 }
 
 // printMountUsage writes `swiftfs mount --help`: the flags of the option
-// table by group, as --name VALUE, each with its default.
+// table by group, as --name VALUE, each with its default (boolean flags
+// that are off by default without one).
 func printMountUsage(w io.Writer) {
 	fmt.Fprint(w, "Usage: swiftfs mount [flags] CONTAINER[:PREFIX] MOUNTPOINT\n")
 	var groups []string
@@ -79,11 +80,14 @@ func printMountUsage(w io.Writer) {
 			if p := placeholder(o); p != "" {
 				name += " " + p
 			}
-			def := o.def
-			if def == "" {
-				def = "none"
+			switch o.def {
+			case "false": // a boolean flag that is off unless given
+				fmt.Fprintf(w, "  %s\n      %s\n", name, o.help)
+			case "":
+				fmt.Fprintf(w, "  %s\n      %s (default: none)\n", name, o.help)
+			default:
+				fmt.Fprintf(w, "  %s\n      %s (default %s)\n", name, o.help, o.def)
 			}
-			fmt.Fprintf(w, "  %s\n      %s (default %s)\n", name, o.help, def)
 		}
 	}
 	fmt.Fprint(w, "\nFlags go before or after the arguments, as --name value or --name=value.\n"+
