@@ -599,3 +599,43 @@ func verifyUnit(t *testing.T, tmp, rel, name string) {
 		t.Errorf("systemd-analyze verify %s: %v\n%s", rel, err, out)
 	}
 }
+
+// TestMakeInstall runs `make install` into a DESTDIR (with this run's
+// binary; -o build: not rebuilt) and `make uninstall`: the binary, the
+// helper links in SBINDIR naming the installed binary, and the unit with
+// ExecStart set to it.
+func TestMakeInstall(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		skipServiceOrFail(t, "no make: %v", err)
+	}
+	dest := t.TempDir()
+	vars := []string{"-s", "-o", "build", "BIN=" + binary, "DESTDIR=" + dest, "PREFIX=/opt/swiftfs"}
+	run := func(target string) {
+		cmd := exec.Command("make", append(vars, target)...)
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make %s: %v\n%s", target, err, out)
+		}
+	}
+	run("install")
+	bin := filepath.Join(dest, "opt/swiftfs/bin/swiftfs")
+	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("%s: %v %v", bin, fi, err)
+	}
+	for _, h := range []string{"mount.fuse.swiftfs", "umount.fuse.swiftfs"} {
+		if target, err := os.Readlink(filepath.Join(dest, "sbin", h)); err != nil || target != "/opt/swiftfs/bin/swiftfs" {
+			t.Errorf("sbin/%s -> %q, %v; want a link to /opt/swiftfs/bin/swiftfs", h, target, err)
+		}
+	}
+	unit, err := os.ReadFile(filepath.Join(dest, "opt/swiftfs/lib/systemd/system/swiftfs@.service"))
+	if err != nil || !strings.Contains(string(unit), "\nExecStart=/opt/swiftfs/bin/swiftfs mount ") {
+		t.Errorf("installed unit (%v):\n%s", err, unit)
+	}
+	run("uninstall")
+	filepath.Walk(dest, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			t.Errorf("left after make uninstall: %s", p)
+		}
+		return nil
+	})
+}
