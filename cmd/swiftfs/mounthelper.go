@@ -60,7 +60,8 @@ var ignoredMountOptions = map[string]bool{
 	"nosuid": true, "nodev": true, "atime": true, "noatime": true, "relatime": true,
 	"norelatime": true, "strictatime": true, "nostrictatime": true, "lazytime": true,
 	"nolazytime": true, "diratime": true, "nodiratime": true, "loud": true, "silent": true,
-	"daemon": true, // implied
+	"daemon":              true, // implied
+	"default_permissions": true, // always: the kernel checks permissions
 }
 
 // renamedMountOptions are mount(8)'s spellings of swiftfs flags.

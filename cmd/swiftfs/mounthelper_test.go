@@ -23,7 +23,7 @@ func TestTranslateMountOptions(t *testing.T) {
 		{opts: "cache_size=2G,write_back_delay=1s,allow_other", want: "--cache-size=2G --write-back-delay=1s --allow-other"},
 		{opts: "password_file=/etc/swiftfs/pass,credentials_file=/etc/swiftfs/c.env", want: "--password-file=/etc/swiftfs/pass --credentials-file=/etc/swiftfs/c.env"},
 		{opts: `registry_patterns="*.db,*.sqlite",read_only=false`, want: "--registry-patterns=*.db,*.sqlite --read-only=false"},
-		{opts: "daemon", want: ""},
+		{opts: "daemon,default_permissions", want: ""},
 		{opts: "", want: ""},
 		{opts: "frobnicate", err: `unknown option "frobnicate" (there is no swiftfs mount flag --frobnicate`},
 		{opts: "frobnicate,ro", sloppy: true, want: "--read-only", warn: `ignoring unknown option "frobnicate"`},
