@@ -484,12 +484,33 @@ func TestSystemdNotify(t *testing.T) {
 	}()
 
 	// As systemd starts it: the unit's environment, a PATH, no HOME.
-	cmd := exec.Command(binary, argv[1:]...)
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "NOTIFY_SOCKET=" + sock, "GORACE=halt_on_error=1"}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	unitEnv := func(vars map[string]string) []string {
+		e := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "NOTIFY_SOCKET=" + sock, "GORACE=halt_on_error=1"}
+		for k, v := range vars {
+			e = append(e, k+"="+v)
+		}
+		return append(e, env...)
 	}
-	cmd.Env = append(cmd.Env, env...)
+
+	// A mount that fails (no such container) exits non-zero without READY=1.
+	bad := map[string]string{}
+	for k, v := range vars {
+		bad[k] = v
+	}
+	bad["SWIFTFS_SOURCE"] = container + "-missing"
+	fail := exec.Command(binary, expandExec(svc["ExecStart"], "butler", bad)[1:]...)
+	fail.Env = unitEnv(bad)
+	if out, err := fail.CombinedOutput(); err == nil || !strings.Contains(string(out), "does not exist") {
+		t.Fatalf("mounting a missing container: %v\n%s", err, out)
+	}
+	select {
+	case m := <-msgs:
+		t.Fatalf("a failed mount sent %q", m)
+	default:
+	}
+
+	cmd := exec.Command(binary, argv[1:]...)
+	cmd.Env = unitEnv(vars)
 	var log strings.Builder
 	pr, pw, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
