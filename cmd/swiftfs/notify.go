@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,25 +31,19 @@ const (
 	// stopGrace covers what follows the drain: unmount retries (3 s) and
 	// closing the cache.
 	stopGrace = 30 * time.Second
-	// fuseSuperMagic is statfs(2)'s f_type of a FUSE mount.
-	fuseSuperMagic = 0x65735546
 )
 
-// waitAnswers returns once the kernel serves mnt from this process: statfs
-// says FUSE and the root answers stat (the same requests any user of the
-// mount sends first).
+// waitAnswers returns once the kernel serves mnt from this process: the
+// mount table shows a FUSE mount there and its root answers stat (the
+// request any user of the mount sends first; statfs would cost a container
+// HEAD).
 func waitAnswers(mnt string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var err error
 	for {
-		var sfs syscall.Statfs_t
-		var st syscall.Stat_t
-		if err = syscall.Statfs(mnt, &sfs); err == nil {
-			if sfs.Type != fuseSuperMagic {
-				err = fmt.Errorf("file system type %#x, not FUSE", sfs.Type)
-			} else {
-				err = syscall.Stat(mnt, &st)
-			}
+		err := errors.New("not in /proc/self/mountinfo")
+		if fuseMounted(mnt) {
+			var st syscall.Stat_t
+			err = syscall.Stat(mnt, &st)
 		}
 		if err == nil {
 			return nil
@@ -57,6 +53,26 @@ func waitAnswers(mnt string, timeout time.Duration) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// fuseMounted reports whether the mount table has a FUSE mount at mnt.
+func fuseMounted(mnt string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 || f[4] != mnt {
+			continue
+		}
+		for i, x := range f {
+			if x == "-" && i+1 < len(f) && strings.HasPrefix(f[i+1], "fuse") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notifier sends sd_notify messages about one mount.
