@@ -10,16 +10,42 @@ BIN := bin/swiftfs
 IT_FLAGS ?= -count=1 -p 1 -timeout 20m
 export GODEBUG := asyncpreemptoff=1
 
-.PHONY: help build run stop test unit integration it-swifttest it-v1 it-keystone it-writeback vet check-imports bench smoke-bench
+.PHONY: help build install uninstall run stop test unit integration it-swifttest it-v1 it-keystone it-writeback vet check-imports bench smoke-bench
 
 help:
 	@echo "make run    build, start a local Swift, mount a sample Butler repository at ./mnt"
 	@echo "make stop   unmount ./mnt and stop the local Swift"
 	@echo "make test   vet, unit tests (-race), integration tests (swifttest, write-back on a Swift of their own, real Swift v1 + Keystone v3)"
 	@echo "make bench  benchmarks against rclone mount and the swift CLI (bench/)"
+	@echo "make install  swiftfs in \$$(PREFIX)/bin, mount.fuse.swiftfs and umount.fuse.swiftfs in \$$(SBINDIR), swiftfs@.service (PREFIX=/usr/local, DESTDIR)"
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/swiftfs
+
+# make install: the binary, mount(8)'s and umount(8)'s helpers
+# /sbin/mount.fuse.swiftfs and /sbin/umount.fuse.swiftfs (links to it:
+# swiftfs acts as a helper by its name) and the systemd unit
+# template with ExecStart set to the installed binary (docs/CONFIGURATION.md,
+# "/etc/fstab and mount" and "systemd").
+PREFIX ?= /usr/local
+SBINDIR ?= /sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+install: build
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/swiftfs
+	install -d $(DESTDIR)$(SBINDIR)
+	ln -sfn $(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/mount.fuse.swiftfs
+	ln -sfn $(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/umount.fuse.swiftfs
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's#/usr/local/bin/swiftfs#$(PREFIX)/bin/swiftfs#; s#/usr/local/share/doc/swiftfs#$(PREFIX)/share/doc/swiftfs#' \
+	  'contrib/systemd/swiftfs@.service' > '$(DESTDIR)$(UNITDIR)/swiftfs@.service'
+	chmod 644 '$(DESTDIR)$(UNITDIR)/swiftfs@.service'
+	install -D -m 644 docs/CONFIGURATION.md $(DESTDIR)$(PREFIX)/share/doc/swiftfs/CONFIGURATION.md
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/swiftfs $(DESTDIR)$(SBINDIR)/mount.fuse.swiftfs $(DESTDIR)$(SBINDIR)/umount.fuse.swiftfs \
+	  '$(DESTDIR)$(UNITDIR)/swiftfs@.service' $(DESTDIR)$(PREFIX)/share/doc/swiftfs/CONFIGURATION.md
 
 run: build
 	$(SAIO) install
@@ -46,14 +72,16 @@ test: vet unit integration
 
 integration: it-swifttest it-writeback it-v1 it-keystone
 
+# SWIFTFS_TEST_REQUIRE_SERVICE=1: the fstab and systemd tests (root) fail
+# instead of skipping.
 it-swifttest:
-	SWIFTFS_TEST_BACKEND=swifttest $(GO) test -tags integration $(IT_FLAGS) ./test/integration/
+	SWIFTFS_TEST_REQUIRE_SERVICE=1 SWIFTFS_TEST_BACKEND=swifttest $(GO) test -tags integration $(IT_FLAGS) ./test/integration/
 
 it-v1:
 	$(SAIO) install --keystone
 	$(SAIO) start --keystone
 	eval "$$($(SAIO) env)" && SWIFTFS_TEST_REAL=1 $(GO) test -count=1 ./swiftclient/... && \
-	  $(GO) test -tags integration $(IT_FLAGS) ./test/integration/
+	  SWIFTFS_TEST_REQUIRE_SERVICE=1 $(GO) test -tags integration $(IT_FLAGS) ./test/integration/
 
 # TestCloudsYAML (credentials from clouds.yaml) needs Keystone; here its
 # skip is a failure.

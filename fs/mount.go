@@ -16,9 +16,10 @@ import (
 // MountOptions are the kernel-facing settings of a mount.
 type MountOptions struct {
 	AllowOther bool
-	FsName     string // shown in /proc/mounts ("swiftfs:container/prefix")
+	FsName     string // the source shown in /proc/mounts ("container:prefix")
 	Debug      bool
 	Observer   OpObserver // told about every request answered (observe.go); nil: none
+	NoExec     bool       // the mount refuses execve of its files (mount option noexec)
 }
 
 // Mount mounts f at dir and serves it until the returned server is
@@ -55,6 +56,9 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 	}
 	if f.opts.ReadOnly {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
+	if mo.NoExec {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "noexec")
 	}
 	srv, err := mountObserved(dir, f.root, opts, mo.Observer)
 	if err != nil {

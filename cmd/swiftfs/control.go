@@ -48,9 +48,12 @@ type response struct {
 	// Swift is the client's view of Swift's reachability.
 	Swift *swiftclient.HealthState `json:"swift,omitempty"`
 	Done  bool                     `json:"done,omitempty"`
+	// DrainTimeout is the mount's --drain-timeout (status), which bounds
+	// how long umount.fuse.swiftfs waits for a sync.
+	DrainTimeout time.Duration `json:"drain_timeout,omitempty"`
 }
 
-func startControl(mnt string, c *cache.Cache, health *swiftclient.Health, log *slog.Logger) (io.Closer, error) {
+func startControl(mnt string, c *cache.Cache, health *swiftclient.Health, drainTimeout time.Duration, log *slog.Logger) (io.Closer, error) {
 	dir := runtimeDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -71,7 +74,7 @@ func startControl(mnt string, c *cache.Cache, health *swiftclient.Health, log *s
 			if err != nil {
 				return
 			}
-			go serveControl(conn, c, health, log)
+			go serveControl(conn, c, health, drainTimeout, log)
 		}
 	}()
 	return closerFunc(func() error { err := l.Close(); os.Remove(p); return err }), nil
@@ -81,7 +84,7 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
-func serveControl(conn net.Conn, c *cache.Cache, health *swiftclient.Health, log *slog.Logger) {
+func serveControl(conn net.Conn, c *cache.Cache, health *swiftclient.Health, drainTimeout time.Duration, log *slog.Logger) {
 	defer conn.Close()
 	var req request
 	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&req); err != nil {
@@ -91,7 +94,7 @@ func serveControl(conn net.Conn, c *cache.Cache, health *swiftclient.Health, log
 	switch req.Op {
 	case "status":
 		st, hs := c.Stats(), health.State()
-		enc.Encode(response{Stats: &st, Swift: &hs, Done: true})
+		enc.Encode(response{Stats: &st, Swift: &hs, Done: true, DrainTimeout: drainTimeout})
 	case "sync":
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -37,10 +37,19 @@ func daemonize(args []string, mnt string, stderr io.Writer) error {
 		return err
 	}
 	cmd := exec.Command(exe, append([]string{"mount"}, childArgs...)...)
+	cmd.Args[0] = "swiftfs" // not mount.fuse.swiftfs, whatever exe is named
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.Env = append(os.Environ(), readyEnv+"=3")
+	// The daemon is not the process a service manager started: it must not
+	// send sd_notify messages in its name (Type=notify runs swiftfs in the
+	// foreground; --daemon is for shells and mount(8)).
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, readyEnv+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err

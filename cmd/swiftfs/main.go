@@ -4,6 +4,8 @@
 //	swiftfs status MOUNTPOINT
 //	swiftfs sync MOUNTPOINT
 //	swiftfs version
+//	mount.fuse.swiftfs CONTAINER[:PREFIX] MOUNTPOINT -o OPTIONS   (mount(8) helper)
+//	umount.fuse.swiftfs MOUNTPOINT                                (umount(8) helper)
 package main
 
 import (
@@ -31,12 +33,20 @@ Usage:
 
 Credentials come from the environment, never from flags: OS_AUTH_URL, OS_USERNAME,
 OS_PASSWORD (or --password-file), OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, ... (Keystone v3),
-ST_AUTH, ST_USER, ST_KEY (v1), or OS_STORAGE_URL + OS_AUTH_TOKEN.
+ST_AUTH, ST_USER, ST_KEY (v1), or OS_STORAGE_URL + OS_AUTH_TOKEN; or from a file of
+those variables (--credentials-file).
 With --os-cloud NAME or OS_CLOUD=NAME they come from clouds.yaml and secure.yaml instead.
-Run 'swiftfs mount --help' for the mount flags.
+Run 'swiftfs mount --help' for the mount flags; /sbin/mount.fuse.swiftfs (a link to
+swiftfs) is the mount(8) helper for /etc/fstab ('mount.fuse.swiftfs --help').
 `
 
 func main() {
+	if isMountHelper(os.Args[0]) {
+		os.Exit(runMountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if isUmountHelper(os.Args[0]) {
+		os.Exit(runUmountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -44,10 +44,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	cfg := &config{}
 	fset := flagSet(cfg)
 	fset.SetOutput(stderr)
-	fset.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: swiftfs mount [flags] CONTAINER[:PREFIX] MOUNTPOINT\n\nFlags:\n")
-		fset.PrintDefaults()
-	}
+	fset.Usage = func() { printMountUsage(stderr) }
 	if err := fset.Parse(reorderFlags(fset, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -76,6 +73,11 @@ func cmdMount(args []string, stderr io.Writer) error {
 	}
 	if cfg.daemon {
 		return daemonize(args, mnt, stderr)
+	}
+	if cfg.credsFile != "" {
+		if err := useCredentialsFile(cfg.credsFile); err != nil {
+			return err
+		}
 	}
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -153,26 +155,40 @@ func cmdMount(args []string, stderr io.Writer) error {
 		return err
 	}
 	fsysRef.Store(fsys)
-	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther,
-		FsName: "swiftfs:" + container + "/" + prefix, Debug: cfg.debugFuse, Observer: mx.fuseObserver()})
+	// The source as given, CONTAINER[:PREFIX], is what /proc/mounts shows:
+	// mount -a knows an /etc/fstab line as mounted only by the same source.
+	srv, err := fs.Mount(mnt, fsys, fs.MountOptions{AllowOther: cfg.allowOther, NoExec: cfg.noExec,
+		FsName: fset.Arg(0), Debug: cfg.debugFuse, Observer: mx.fuseObserver()})
 	if err != nil {
 		c.Close(cfg.drainTimeout)
 		return err
 	}
 	// When Swift answers again after an outage the queue drains at once.
 	swiftclient.HealthOf(client).OnReachable(c.RetryFailed)
-	ctl, err := startControl(mnt, c, swiftclient.HealthOf(client), log)
+	ctl, err := startControl(mnt, c, swiftclient.HealthOf(client), cfg.drainTimeout, log)
 	if err != nil {
 		log.Warn("control socket not started; swiftfs status/sync will not work", "err", err)
+	}
+	// Ready (for --daemon's parent, mount(8) and systemd) means answering.
+	if err := waitAnswers(mnt, 30*time.Second); err != nil {
+		unmount(srv, mnt, log)
+		c.Close(cfg.drainTimeout)
+		if ctl != nil {
+			ctl.Close()
+		}
+		return err
 	}
 	log.Info("mounted", "container", container, "prefix", prefix, "mountpoint", mnt, "cache_dir", cdir,
 		"write_back", cfg.writeBack, "read_only", cfg.readOnly, "passthrough", cfg.passthrough)
 	signalReady()
+	notify := startNotifier(c, cfg.drainTimeout, log)
+	defer notify.close()
 
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
 	select {
 	case <-ctx.Done():
+		notify.stopping()
 		log.Info("signal received: uploading pending files, then unmounting", "drain_timeout", cfg.drainTimeout)
 		if err := c.Close(cfg.drainTimeout); err != nil {
 			log.Error("not every file could be uploaded; they stay in the cache for the next mount", "err", err)
@@ -180,6 +196,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 		unmount(srv, mnt, log)
 		<-done
 	case <-done:
+		notify.stopping()
 		log.Info("unmounted; uploading pending files", "drain_timeout", cfg.drainTimeout)
 		if err := c.Close(cfg.drainTimeout); err != nil {
 			log.Error("not every file could be uploaded; they stay in the cache for the next mount", "err", err)

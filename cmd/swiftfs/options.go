@@ -39,6 +39,8 @@ type config struct {
 	uploaders      int
 	passwordFile   string
 	osCloud        string
+	credsFile      string
+	noExec         bool
 	uid, gid       int64
 	fileMode       uint32
 	dirMode        uint32
@@ -75,11 +77,17 @@ func parseSize(s string) (int64, error) {
 	return int64(n * float64(mult)), nil
 }
 
+// defaultCacheDir is absolute whatever the environment: root (a mount from
+// /etc/fstab or a systemd unit, where HOME may be unset or /) gets
+// /var/cache/swiftfs.
 func defaultCacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+	if os.Geteuid() == 0 {
+		return "/var/cache/swiftfs"
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "swiftfs")
 	}
-	if h, err := os.UserHomeDir(); err == nil {
+	if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) && h != "/" {
 		return filepath.Join(h, ".cache", "swiftfs")
 	}
 	return "/var/cache/swiftfs"
@@ -89,6 +97,7 @@ var options = []option{
 	{"read-only", "false", "mount read-only", "mount", func(c *config, v string) (err error) { c.readOnly, err = strconv.ParseBool(v); return }},
 	{"allow-other", "false", "let other users access the mount (needs root or user_allow_other)", "mount", func(c *config, v string) (err error) { c.allowOther, err = strconv.ParseBool(v); return }},
 	{"daemon", "false", "run in the background once mounted", "mount", func(c *config, v string) (err error) { c.daemon, err = strconv.ParseBool(v); return }},
+	{"noexec", "false", "refuse to execute programs from the mount (mount option noexec)", "mount", func(c *config, v string) (err error) { c.noExec, err = strconv.ParseBool(v); return }},
 	{"uid", "-1", "owner reported for objects without swiftfs attributes (-1: the mounting user)", "mount", func(c *config, v string) (err error) { c.uid, err = strconv.ParseInt(v, 10, 64); return }},
 	{"gid", "-1", "group reported for objects without swiftfs attributes (-1: the mounting group)", "mount", func(c *config, v string) (err error) { c.gid, err = strconv.ParseInt(v, 10, 64); return }},
 	{"file-mode", "0644", "permissions reported for files without swiftfs attributes", "mount", func(c *config, v string) error {
@@ -139,6 +148,7 @@ var options = []option{
 	}},
 	{"password-file", "", "file (mode 0600) holding the password or key, instead of OS_PASSWORD/ST_KEY", "auth", func(c *config, v string) error { c.passwordFile = v; return nil }},
 	{"os-cloud", "", "take the credentials from this cloud of clouds.yaml and secure.yaml instead of OS_*/ST_* (when not given: OS_CLOUD)", "auth", func(c *config, v string) error { c.osCloud = v; return nil }},
+	{"credentials-file", "", "file (mode 0600) of OS_*/ST_* assignments, as in an rc file, used instead of those of the environment (for /etc/fstab, where the environment is empty)", "auth", func(c *config, v string) error { c.credsFile = v; return nil }},
 	{"log-level", "info", "debug, info, warn or error", "logging", func(c *config, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":
@@ -220,7 +230,7 @@ func markdownTable() string {
 		def := o.def
 		switch {
 		case o.name == "cache-dir":
-			def = "$XDG_CACHE_HOME/swiftfs or ~/.cache/swiftfs"
+			def = "/var/cache/swiftfs (root), $XDG_CACHE_HOME/swiftfs or ~/.cache/swiftfs"
 		case def == "":
 			def = "none"
 		}

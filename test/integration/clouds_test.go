@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -141,19 +140,11 @@ func writeCloudFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-// docBlock returns the fenced block of docs/CONFIGURATION.md whose first
-// line is first.
-func docBlock(t *testing.T, first string) string {
+// docText is the text of the docs/CONFIGURATION.md code block whose first
+// line is first, that line included.
+func docText(t *testing.T, first string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../../docs/CONFIGURATION.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```[a-z]*\n(" + regexp.QuoteMeta(first) + "\n.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatalf("docs/CONFIGURATION.md has no block starting with %q", first)
-	}
-	return string(m[1])
+	return first + "\n" + strings.Join(docBlock(t, "docs/CONFIGURATION.md", first), "\n") + "\n"
 }
 
 // cloudsSuffix is a short random suffix for names.
@@ -196,14 +187,14 @@ func TestCloudsYAML(t *testing.T) {
 	cloudEnv := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
 
 	t.Run("doc example", func(t *testing.T) {
-		if !strings.Contains(docBlock(t, "swiftfs mount --os-cloud lsst --daemon butler-repo /data/repo"), "--os-cloud lsst") {
+		if !strings.Contains(docText(t, "swiftfs mount --os-cloud lsst --daemon butler-repo /data/repo"), "--os-cloud lsst") {
 			t.Fatal("doc example command changed")
 		}
 		local := strings.NewReplacer("https://keystone.example.org:5000", base, "jdoe", getenv("OS_USERNAME"),
 			"butler", getenv("OS_PROJECT_NAME"), "s3cret", demoPW)
 		dir := filepath.Join(home, ".config", "openstack")
-		writeCloudFile(t, filepath.Join(dir, "clouds.yaml"), local.Replace(docBlock(t, "# ~/.config/openstack/clouds.yaml (no secret in it: any mode)")), 0o644)
-		writeCloudFile(t, filepath.Join(dir, "secure.yaml"), local.Replace(docBlock(t, "# ~/.config/openstack/secure.yaml (chmod 600)")), 0o600)
+		writeCloudFile(t, filepath.Join(dir, "clouds.yaml"), local.Replace(docText(t, "# ~/.config/openstack/clouds.yaml (no secret in it: any mode)")), 0o644)
+		writeCloudFile(t, filepath.Join(dir, "secure.yaml"), local.Replace(docText(t, "# ~/.config/openstack/secure.yaml (chmod 600)")), 0o600)
 		name, c := newContainer(t)
 		m := startMountEnv(t, cloudEnv, name, "", "--os-cloud", "lsst")
 		writeThroughCheck(t, m, c, "doc.txt", "from the documented clouds.yaml\n")
