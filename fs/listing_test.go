@@ -142,7 +142,10 @@ func TestListingMatchesMap(t *testing.T) {
 	segs := []string{"a", "a-", "a.b", "a0", "b", "ab", "x.sqlite3-journal", "", ".", "é", ".swiftfs-segments"}
 	types := []string{"", "application/octet-stream", "application/directory", "application/link",
 		"text/plain;swiftfs_mode=600;swiftfs_uid=1;swiftfs_gid=2;swiftfs_mtime=1700000000.5",
-		"application/directory;swiftfs_mode=700;swiftfs_mtime=0", "x;swiftfs_mtime=99999999999999"}
+		"application/directory;swiftfs_mode=700;swiftfs_mtime=0", "x;swiftfs_mtime=99999999999999",
+		"inode/fifo;swiftfs_mode=600;swiftfs_mtime=1700000000.5;swiftfs_atime=1.000000001",
+		"inode/chardevice;swiftfs_mode=600;swiftfs_rdev=259;swiftfs_ctime=1800000000.25",
+		"inode/socket;swiftfs_mode=755", "inode/blockdevice;swiftfs_rdev=2049"}
 	etags := []string{"d41d8cd98f00b204e9800998ecf8427e", "", "D41D8CD98F00B204E9800998ECF8427E", "\"abc\"", "0123456789abcdef0123456789abcdef"}
 	utc := time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)
 	times := []time.Time{utc, utc.Local(), {}, utc.In(time.FixedZone("X", 3600)), time.Unix(0, 0)}

@@ -42,11 +42,11 @@ type node struct {
 	// rename: they get the old file, as on a local disk. Without it they
 	// get ESTALE, and the kernel retries only once.
 	held    *cache.Entry // GUARDED_BY(mu)
-	written time.Time    // GUARDED_BY(mu): last write through an open handle
+	written int64        // GUARDED_BY(mu): Unix ns of the last write through an open handle
 	// attrAt is the time of the last chmod/chown/utimes here: for
 	// OverlayWindow the node's own values win over namespace entries (a
 	// lookup may hold a copy read before the change).
-	attrAt time.Time // GUARDED_BY(mu)
+	attrAt int64 // GUARDED_BY(mu): Unix ns, 0 when never
 
 	kind     kind // set at creation, never changed
 	unlinked bool // GUARDED_BY(mu)
@@ -62,7 +62,7 @@ type node struct {
 // set here (chmod/chown/utimes) within OverlayWindow: they then win over
 // copies of namespace entries. LOCKS_REQUIRED(n.mu)
 func (n *node) ownAttrsLocked() bool {
-	return !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow
+	return n.attrAt != 0 && time.Duration(n.fsys.now().UnixNano()-n.attrAt) < n.fsys.opts.OverlayWindow
 }
 
 // refreshAttrsLocked takes e's attributes, keeping mode, owner and mtime
@@ -70,6 +70,7 @@ func (n *node) ownAttrsLocked() bool {
 func (n *node) refreshAttrsLocked(e attrs) {
 	if n.ownAttrsLocked() {
 		e.perm, e.uid, e.gid, e.mtime, e.explicit = n.a.perm, n.a.uid, n.a.gid, n.a.mtime, n.a.explicit
+		e.atime, e.ctime = n.a.atime, n.a.ctime
 	}
 	n.a = e
 }
@@ -168,11 +169,12 @@ func (n *node) fillAttr(a attrs, ino uint64, out *fuse.Attr) {
 	out.Ino = ino
 	out.Uid = a.uid
 	out.Gid = a.gid
-	t := a.mtime
-	if t.IsZero() {
-		t = n.fsys.mountTime
+	out.Rdev = a.rdev
+	if a.mtime.IsZero() {
+		a.mtime = n.fsys.mountTime
 	}
-	out.SetTimes(&t, &t, &t)
+	at, mt, ct := a.atimeOr(), a.mtime, a.ctimeOr()
+	out.SetTimes(&at, &mt, &ct)
 	out.Blksize = 1 << 16
 	out.Blocks = (out.Size + 511) / 512
 }
@@ -203,8 +205,13 @@ func (n *node) currentAt(p string, hasPath bool) attrs {
 			a.size = ce.Size()
 		}
 	}
-	if written.After(a.mtime) {
-		a.mtime = written
+	if written > a.mtime.UnixNano() {
+		// Written since: mtime and ctime are the last write (a write does
+		// not change atime).
+		a.mtime = time.Unix(0, written)
+		if a.ctime < written {
+			a.ctime = 0
+		}
 	}
 	return a
 }

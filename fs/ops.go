@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -292,8 +293,12 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	_, hasMode := in.GetMode()
 	_, hasUID := in.GetUID()
 	_, hasGID := in.GetGID()
-	_, hasMtime := in.GetMTime()
-	if hasMode || hasUID || hasGID || hasMtime {
+	hasMtime := in.Valid&fuse.FATTR_MTIME != 0
+	hasAtime := in.Valid&fuse.FATTR_ATIME != 0
+	if hasMode || hasUID || hasGID || hasMtime || hasAtime {
+		// One clock reading for UTIME_NOW and the change: touch gives
+		// atime = mtime = ctime, as on a local disk.
+		now := f.now()
 		n.mu.Lock()
 		if m, has := in.GetMode(); has {
 			n.a.perm = m & 0o7777
@@ -304,12 +309,24 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		if g, has := in.GetGID(); has {
 			n.a.gid = g
 		}
-		if t, has := in.GetMTime(); has {
+		if hasMtime {
+			t := now
+			if in.Valid&fuse.FATTR_MTIME_NOW == 0 {
+				t = time.Unix(int64(in.Mtime), int64(in.Mtimensec))
+			}
 			n.a.mtime = t
-			n.written = t
+			n.written = t.UnixNano()
 		}
+		if hasAtime {
+			t := now
+			if in.Valid&fuse.FATTR_ATIME_NOW == 0 {
+				t = time.Unix(int64(in.Atime), int64(in.Atimensec))
+			}
+			n.a.setAtime(t)
+		}
+		n.a.changed(now)
 		n.a.explicit = true
-		n.attrAt = f.now()
+		n.attrAt = now.UnixNano()
 		a := n.a
 		local := n.local != nil
 		n.mu.Unlock()
@@ -383,14 +400,14 @@ func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error
 			return err
 		}
 		f.updateEntry(p, func(e *nsEntry) {
-			e.attrs.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
+			e.setOwnAttrs(a)
 			e.remote, e.markerName, e.etag = true, f.names.marker(p), info.ETag
 		})
 		return nil
 	case kindFile:
 		if e := f.cache.Lookup(obj); e != nil && (e.Dirty() || n.hasOpenDirty()) {
 			e.SetAttrs(ct, meta)
-			f.updateEntry(p, func(e *nsEntry) { e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime })
+			f.updateEntry(p, func(e *nsEntry) { e.setOwnAttrs(a) })
 			if e.Dirty() {
 				return nil
 			}
@@ -422,9 +439,7 @@ func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error
 		err = nil
 	}
 	if err == nil {
-		f.updateEntry(p, func(e *nsEntry) {
-			e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
-		})
+		f.updateEntry(p, func(e *nsEntry) { e.setOwnAttrs(a) })
 	}
 	return err
 }
@@ -470,6 +485,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		cn := ch.Operations().(*node)
 		cn.mu.Lock()
 		cn.unlinked = true
+		cn.a.changed(f.now()) // the link count changed
 		if cn.local != nil && cn.handles > 0 {
 			closeLocal = false // the data goes with the last close (handle.Release)
 		}
@@ -677,6 +693,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	// on: opens through it must not get the new content (see Open).
 	var over *node
 	var held *cache.Entry
+	var moving *node
+	if ch := n.GetChild(name); ch != nil {
+		moving, _ = ch.Operations().(*node)
+	}
 	overTarget := ""
 	if ch := np.GetChild(newName); ch != nil {
 		if on, ok := ch.Operations().(*node); ok && ch != n.GetChild(name) {
@@ -701,6 +721,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		}
 		return f.fail("rename", src, err)
 	}
+	if moving != nil {
+		moving.renamed(f.now())
+	}
 	if over != nil {
 		over.holdReplaced(held)
 		if over.kind == kindSymlink && symlinkNamed(overTarget, src) {
@@ -724,12 +747,19 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 		}
 	}
 	ne := *se
+	// rename changes the file's ctime (stamped on the copy, or on the
+	// pending upload by the caller through the node).
+	now := f.now()
+	ne.changed(now)
 	if dirty {
 		base := ""
 		if de != nil && de.remote {
 			base = de.etag
 		}
 		f.cache.SetConflictBase(dobj, base)
+		if ce := f.cache.Lookup(dobj); ce != nil {
+			ce.SetAttrs(encode(baseType(dst, ne.kind), ne.attrs))
+		}
 		// The pending upload writes dst; src's object goes now when there
 		// may be one: in the listing, or uploaded (or stopped after its PUT
 		// landed) since the namespace was read. A file created here and
@@ -746,7 +776,13 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 				return err
 			}
 		}
-		info, err := f.client.Copy(ctx, sobj, dobj, swiftclient.CopyOptions{ManifestOnly: se.large})
+		co := swiftclient.CopyOptions{ManifestOnly: se.large}
+		if se.explicit && !se.large {
+			// The new ctime in the copy's content type, whose media type
+			// is guessed from the new name as for an upload.
+			co.ContentType, co.Meta = encode(baseType(dst, se.kind), ne.attrs)
+		}
+		info, err := f.client.Copy(ctx, sobj, dobj, co)
 		if err != nil {
 			return err
 		}
