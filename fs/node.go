@@ -261,6 +261,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 }
 
 func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > 255 {
+		return nil, syscall.ENAMETOOLONG // NAME_MAX (statfs says so too)
+	}
 	dir, ok := n.path()
 	if !ok {
 		return nil, syscall.ENOENT
@@ -442,8 +445,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	} else if e != nil {
 		return nil, syscall.EEXIST
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: kindDir, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	a := n.newAttrs(ctx, kindDir, mode&0o7777)
 	info, err := f.putMarker(ctx, p, a)
 	if err != nil {
 		return nil, f.fail("mkdir", p, err)
@@ -514,8 +516,8 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
 		return nil, syscall.EEXIST
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: kindSymlink, perm: 0o777, uid: uid, gid: gid, mtime: f.now(), size: int64(len(target)), explicit: true}
+	a := n.newAttrs(ctx, kindSymlink, 0o777)
+	a.size = int64(len(target))
 	ct, meta := encode(ctSymlink, a)
 	sum := md5hex([]byte(target))
 	info, err := f.client.Put(ctx, f.names.object(p), strings.NewReader(target), int64(len(target)),

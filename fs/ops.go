@@ -230,8 +230,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		n.timeouts(out)
 		return ch, fh, ff, 0
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: kindFile, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	a := n.newAttrs(ctx, kindFile, mode&0o7777)
 	ne := &nsEntry{attrs: a}
 	cn := &node{fsys: f, kind: kindFile, a: a}
 	var h *handle
@@ -285,6 +284,13 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	if sz, has := in.GetSize(); has {
 		if n.kind != kindFile {
 			return syscall.EISDIR
+		}
+		if int64(sz) != n.current().size {
+			// A size change is a write: mtime and ctime move (ftruncate
+			// also sends the new mtime; truncate leaves it to us).
+			n.mu.Lock()
+			n.written = f.now().UnixNano()
+			n.mu.Unlock()
 		}
 		if errno := n.truncate(ctx, fh, p, ok, int64(sz)); errno != 0 {
 			return errno

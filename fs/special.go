@@ -60,8 +60,7 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
 		return nil, syscall.EEXIST
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: k, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	a := n.newAttrs(ctx, k, mode&0o7777)
 	if k == kindChar || k == kindBlock {
 		a.rdev = dev
 	}
