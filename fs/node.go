@@ -451,15 +451,16 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, f.fail("mkdir", p, err)
 	}
 	e := &nsEntry{attrs: a, remote: true, markerName: f.names.marker(p), etag: info.ETag}
+	own := *e // once set, e is the namespace's: updateEntry changes it under nsMu
 	f.setEntry(p, e)
 	f.nsMu.Lock()
 	ds := f.dirLocked(p)
 	ds.listedAt = f.now()
-	self := *e
+	self := own
 	self.localAt = f.now()
 	ds.self = &self
 	f.nsMu.Unlock()
-	ch := n.childNode(ctx, name, e)
+	ch := n.childNode(ctx, name, &own)
 	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
 	return ch, 0
@@ -526,8 +527,9 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, f.fail("symlink", p, err)
 	}
 	e := &nsEntry{attrs: a, remote: true, etag: info.ETag}
+	own := *e // once set, e is the namespace's: updateEntry changes it under nsMu
 	f.setEntry(p, e)
-	ch := n.childNode(ctx, name, e)
+	ch := n.childNode(ctx, name, &own)
 	cn := ch.Operations().(*node)
 	cn.mu.Lock()
 	cn.target = target

@@ -71,8 +71,9 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 		return nil, f.fail("mknod", p, err)
 	}
 	e := &nsEntry{attrs: a, remote: true, etag: info.ETag}
+	own := *e // once set, e is the namespace's: updateEntry changes it under nsMu
 	f.setEntry(p, e)
-	ch := n.childNode(ctx, name, e)
+	ch := n.childNode(ctx, name, &own)
 	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
 	return ch, 0
