@@ -669,6 +669,11 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		if err := f.renameDir(ctx, src, dst, se, de); err != nil {
 			return f.fail("rename", src, err)
 		}
+		if ch := n.GetChild(name); ch != nil {
+			if dn, ok := ch.Operations().(*node); ok {
+				dn.renamed(f.now())
+			}
+		}
 		f.keepDir(ctx, sdir)
 		return 0
 	}
@@ -830,6 +835,8 @@ func (f *FS) checkReplaced(ctx context.Context, dobj string, de *nsEntry) error 
 // originals; dirty cached files are renamed locally.
 func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
+	ne := *se
+	ne.changed(f.now()) // the directory's ctime; its entries keep theirs
 	var objs []swiftclient.ObjectInfo
 	if err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: sp}, func(entries []swiftclient.ObjectInfo) error {
 		objs = append(objs, entries...)
@@ -854,7 +861,11 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 				to := dp + oi.Name[len(sp):]
 				_, dirty, err := f.cache.Rename(oi.Name, to)
 				if err == nil && !dirty {
-					_, err = f.client.Copy(ctx, oi.Name, to, swiftclient.CopyOptions{ManifestOnly: oi.LargeObject})
+					co := swiftclient.CopyOptions{ManifestOnly: oi.LargeObject}
+					if oi.Name == sp && se.explicit {
+						co.ContentType, co.Meta = encode(ctDirectory, ne.attrs) // the marker, with the new ctime
+					}
+					_, err = f.client.Copy(ctx, oi.Name, to, co)
 				}
 				if err == nil {
 					err = f.client.Delete(ctx, oi.Name, swiftclient.DeleteOptions{})
@@ -892,13 +903,12 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 	}
 	if se.markerName != "" && se.markerName == f.names.object(src) {
 		// A no-slash marker: move it as "dst/".
-		f.putMarker(ctx, dst, se.attrs)
+		f.putMarker(ctx, dst, ne.attrs)
 		f.client.Delete(ctx, se.markerName, swiftclient.DeleteOptions{})
 	}
 	f.forgetTree(src)
 	f.forgetTree(dst)
 	f.removeEntry(src)
-	ne := *se
 	if ne.markerName != "" {
 		ne.markerName = f.names.marker(dst)
 	}

@@ -345,6 +345,16 @@ func conformanceCases() []confCase {
 			}},
 		{name: "mknod-chr-unprivileged", as: asNobody, want: syscall.EPERM,
 			op: func(c *cx) error { return unix.Mknod(c.p("c"), syscall.S_IFCHR|0o600, int(unix.Mkdev(1, 3))) }},
+		{name: "open-chr-device", setup: func(c *cx) { c.do("mknod", unix.Mknod(c.p("null"), syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))) },
+			op: func(c *cx) error {
+				f, err := os.OpenFile(c.p("null"), os.O_WRONLY, 0)
+				if err != nil {
+					return err
+				}
+				_, err = f.Write([]byte("gone"))
+				f.Close()
+				return err
+			}, swiftfs: &refusal{syscall.EACCES, "SEMANTICS.md, Special files: the mount is nodev"}},
 		{name: "mknod-reg", op: func(c *cx) error { return unix.Mknod(c.p("r"), syscall.S_IFREG|0o640, 0) },
 			check: wantMode("r", syscall.S_IFREG|0o640)},
 		{name: "mkfifo-unprivileged", as: asNobody, op: func(c *cx) error { return unix.Mkfifo(c.p("f"), 0o644) },
@@ -491,6 +501,23 @@ func conformanceCases() []confCase {
 				_, err := os.ReadFile(c.p("f"))
 				return err
 			}, check: ctimeKept("f")},
+		{name: "ctime-chmod-dir", setup: func(c *cx) { c.mkdir("d", 0o755, 0, 0); c.utimes("d", tA, tM); c.markCtime("d") },
+			op:    func(c *cx) error { return unix.Chmod(c.p("d"), 0o700) },
+			check: all(ctimeMoved("d"), wantTimes("d", tA, tM), wantMode("d", syscall.S_IFDIR|0o700))},
+		{name: "ctime-rename-dir", setup: func(c *cx) {
+			c.mkdir("d", 0o755, 0, 0)
+			c.file("d/f", 0o644, 0, 0)
+			c.utimes("d", tA, tM)
+			c.markCtime("d")
+		}, op: func(c *cx) error { return unix.Rename(c.p("d"), c.p("e")) },
+			check: func(c *cx) error {
+				c.ctime["e"] = c.ctime["d"]
+				return all(ctimeMoved("e"), wantTimes("e", tA, tM), wantMode("e/f", syscall.S_IFREG|0o644))(c)
+			}},
+		{name: "utimensat-dir", setup: func(c *cx) { c.mkdir("d", 0o755, 0, 0) },
+			op: func(c *cx) error {
+				return unix.UtimesNanoAt(unix.AT_FDCWD, c.p("d"), []unix.Timespec{tA, tM}, 0)
+			}, check: wantTimes("d", tA, tM)},
 		{name: "utimes-null-nonowner-writable", setup: func(c *cx) { c.file("f", 0o666, otherUID, otherUID) }, as: asNobody,
 			op: func(c *cx) error { return unix.UtimesNanoAt(unix.AT_FDCWD, c.p("f"), nil, 0) }},
 		{name: "utimes-now-nonowner-writable", setup: func(c *cx) { c.file("f", 0o666, otherUID, otherUID) }, as: asNobody,
@@ -575,6 +602,14 @@ func conformanceCases() []confCase {
 			as: asNobody, op: func(c *cx) error { return unix.Truncate(c.p("f"), 0) }, check: wantMode("f", syscall.S_IFREG|0o777)},
 		{name: "chown-clears-setuid", setup: func(c *cx) { c.file("f", 0o4755, 0, 0) },
 			op: func(c *cx) error { return os.Lchown(c.p("f"), otherUID, otherUID) }, check: wantMode("f", syscall.S_IFREG|0o755)},
+		{name: "chown-root-any-owner", setup: func(c *cx) { c.file("f", 0o644, 0, 0) },
+			op: func(c *cx) error { return os.Lchown(c.p("f"), 12345, 54321) }, check: wantOwner("f", 12345, 54321)},
+		{name: "lchown-symlink", setup: func(c *cx) { c.file("f", 0o644, 0, 0); c.do("symlink", os.Symlink("f", c.p("l"))) },
+			op:    func(c *cx) error { return os.Lchown(c.p("l"), otherUID, otherUID) },
+			check: all(wantOwner("l", otherUID, otherUID), wantOwner("f", 0, 0))},
+		{name: "chmod-through-symlink", setup: func(c *cx) { c.file("f", 0o644, 0, 0); c.do("symlink", os.Symlink("f", c.p("l"))) },
+			op:    func(c *cx) error { return unix.Chmod(c.p("l"), 0o600) },
+			check: all(wantMode("f", syscall.S_IFREG|0o600), wantMode("l", syscall.S_IFLNK|0o777))},
 		{name: "open-write-denied", setup: func(c *cx) { c.file("f", 0o644, 0, 0) },
 			as: asNobody, op: func(c *cx) error { return writeTo("f")(c) }, want: syscall.EACCES},
 		{name: "open-read-denied", setup: func(c *cx) { c.file("f", 0o600, 0, 0) },
