@@ -358,3 +358,41 @@ func writeHeapProfile(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestListingTimesOnlyWhereKept checks that atime, ctime, rdev and the
+// special kinds round-trip through the compact listing, and that a chunk
+// whose entries keep no atime or ctime has no times array (a directory of
+// files that were only written costs no more than before).
+func TestListingTimesOnlyWhereKept(t *testing.T) {
+	f := testFS("")
+	mt := time.Unix(1700000000, 5).UTC()
+	b := newListBuilder("", f.mountTime, nil)
+	var want []nsEntry
+	for i := range chunkLen + 3 {
+		e := nsEntry{attrs: attrs{kind: kindFile, perm: 0o644, mtime: mt, size: int64(i)}, remote: true}
+		if i >= chunkLen {
+			// Only the second chunk has entries that keep times.
+			e.kind = []kind{kindFIFO, kindChar, kindSocket}[i-chunkLen]
+			e.rdev = uint32(i)
+			e.ctime = mt.UnixNano() + int64(i)
+			if i == chunkLen+1 {
+				e.atime = 1
+			}
+		}
+		want = append(want, e)
+		b.add(fmt.Sprintf("n%06d", i), e, false)
+	}
+	l := b.finish()
+	if l.chunks[0].times != nil {
+		t.Errorf("the first chunk keeps no times but has a times array of %d", len(l.chunks[0].times))
+	}
+	if l.chunks[1].times == nil {
+		t.Error("the second chunk has entries with a ctime but no times array")
+	}
+	for i, w := range want {
+		got := l.entry(i)
+		if got.attrs != w.attrs {
+			t.Fatalf("entry %d: got %+v, want %+v", i, got.attrs, w.attrs)
+		}
+	}
+}
