@@ -837,6 +837,9 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
 	ne := *se
 	ne.changed(f.now()) // the directory's ctime; its entries keep theirs
+	// The names not uploaded yet, read before the listing: a file whose
+	// upload lands after the listing is in one or the other.
+	pending := f.cache.DirtyNames()
 	var objs []swiftclient.ObjectInfo
 	if err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: sp}, func(entries []swiftclient.ObjectInfo) error {
 		objs = append(objs, entries...)
@@ -893,10 +896,27 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 		f.forgetTree(dst)
 		return firstErr
 	}
-	// Files only in the cache (not uploaded yet) move locally.
-	for name := range f.cache.DirtyNames() {
-		if strings.HasPrefix(name, sp) {
-			if _, _, err := f.cache.Rename(name, dp+name[len(sp):]); err != nil {
+	// Files only in the cache (not uploaded yet) move locally (those
+	// listed were moved above). One whose upload was in flight may have
+	// landed under the old name after the listing: deleted there when still
+	// dirty (its upload writes the new name), copied over when the upload
+	// finished first.
+	for name := range pending {
+		if !strings.HasPrefix(name, sp) {
+			continue
+		}
+		to := dp + name[len(sp):]
+		moved, dirty, mayExist, err := f.cache.RenameEntry(name, to)
+		if err != nil {
+			return err
+		}
+		if moved && !dirty {
+			if _, err := f.client.Copy(ctx, name, to, swiftclient.CopyOptions{}); err != nil {
+				return err
+			}
+		}
+		if moved && (mayExist || !dirty) {
+			if err := f.client.Delete(ctx, name, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
 				return err
 			}
 		}

@@ -690,6 +690,31 @@ func conformanceCases() []confCase {
 			op: func(c *cx) error {
 				return unix.Renameat2(unix.AT_FDCWD, c.p("f"), unix.AT_FDCWD, c.p("g"), unix.RENAME_NOREPLACE)
 			}, want: syscall.EEXIST},
+		{name: "open-creat-dir", setup: func(c *cx) { c.mkdir("d", 0o755, 0, 0) },
+			op: func(c *cx) error {
+				_, err := os.OpenFile(c.p("d"), os.O_CREATE|os.O_WRONLY, 0o644)
+				return err
+			}, want: syscall.EISDIR},
+		{name: "creat-excl-dangling-symlink", setup: func(c *cx) { c.do("symlink", os.Symlink("target", c.p("l"))) },
+			op: func(c *cx) error {
+				_, err := os.OpenFile(c.p("l"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+				return err
+			}, want: syscall.EEXIST},
+		{name: "creat-through-dangling-symlink", setup: func(c *cx) { c.do("symlink", os.Symlink("target", c.p("l"))) },
+			op:    func(c *cx) error { return os.WriteFile(c.p("l"), []byte("x"), 0o640) },
+			check: all(wantMode("target", syscall.S_IFREG|0o640), wantMode("l", syscall.S_IFLNK|0o777))},
+		{name: "rmdir-symlink-to-dir", setup: func(c *cx) { c.mkdir("d", 0o755, 0, 0); c.do("symlink", os.Symlink("d", c.p("l"))) },
+			op: func(c *cx) error { return unix.Rmdir(c.p("l")) }, want: syscall.ENOTDIR},
+		{name: "rename-file-to-trailing-slash", setup: func(c *cx) { c.file("f", 0o644, 0, 0) },
+			op: func(c *cx) error { return unix.Rename(c.p("f"), c.p("g")+"/") }, want: syscall.ENOTDIR},
+		{name: "mkdir-over-fifo", setup: func(c *cx) { c.do("mkfifo", unix.Mkfifo(c.p("f"), 0o644)) },
+			op: func(c *cx) error { return unix.Mkdir(c.p("f"), 0o755) }, want: syscall.EEXIST},
+		{name: "unlink-missing", op: func(c *cx) error { return unix.Unlink(c.p("nope")) }, want: syscall.ENOENT},
+		{name: "rename-dir-over-empty-dir", setup: func(c *cx) { c.mkdir("a", 0o750, 0, 0); c.file("a/f", 0o644, 0, 0); c.mkdir("b", 0o755, 0, 0) },
+			op:    func(c *cx) error { return unix.Rename(c.p("a"), c.p("b")) },
+			check: all(wantMode("b", syscall.S_IFDIR|0o750), wantMode("b/f", syscall.S_IFREG|0o644))},
+		{name: "rename-fifo-over-file", setup: func(c *cx) { c.do("mkfifo", unix.Mkfifo(c.p("p"), 0o600)); c.file("f", 0o644, 0, 0) },
+			op: func(c *cx) error { return unix.Rename(c.p("p"), c.p("f")) }, check: wantMode("f", syscall.S_IFIFO|0o600)},
 		{name: "name-255", op: func(c *cx) error { return os.WriteFile(c.p(name255), nil, 0o644) }},
 		{name: "create-name-256", op: func(c *cx) error { return os.WriteFile(c.p(name256), nil, 0o644) }, want: syscall.ENAMETOOLONG},
 		{name: "stat-name-256", op: func(c *cx) error { _, err := c.stat(name256); return err }, want: syscall.ENAMETOOLONG},
