@@ -20,6 +20,8 @@
 //     go-fuse's default answer, ENOTSUP or ENOSYS.
 //   - perm.go: the owner and group of new entries (setgid directories);
 //     every permission check is the kernel's (default_permissions).
+//   - times.go: what a SETATTR does to mode, owner and the three times,
+//     and the ctime a rename moves.
 //   - handle (handle.go) is one open file description. ptHandle wraps it
 //     for kernel passthrough.
 //   - names (name.go) maps mount paths to object names and says which

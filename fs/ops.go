@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -296,43 +295,9 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 			return errno
 		}
 	}
-	_, hasMode := in.GetMode()
-	_, hasUID := in.GetUID()
-	_, hasGID := in.GetGID()
-	hasMtime := in.Valid&fuse.FATTR_MTIME != 0
-	hasAtime := in.Valid&fuse.FATTR_ATIME != 0
-	if hasMode || hasUID || hasGID || hasMtime || hasAtime {
-		// One clock reading for UTIME_NOW and the change: touch gives
-		// atime = mtime = ctime, as on a local disk.
-		now := f.now()
+	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
 		n.mu.Lock()
-		if m, has := in.GetMode(); has {
-			n.a.perm = m & 0o7777
-		}
-		if u, has := in.GetUID(); has {
-			n.a.uid = u
-		}
-		if g, has := in.GetGID(); has {
-			n.a.gid = g
-		}
-		if hasMtime {
-			t := now
-			if in.Valid&fuse.FATTR_MTIME_NOW == 0 {
-				t = time.Unix(int64(in.Mtime), int64(in.Mtimensec))
-			}
-			n.a.mtime = t
-			n.written = t.UnixNano()
-		}
-		if hasAtime {
-			t := now
-			if in.Valid&fuse.FATTR_ATIME_NOW == 0 {
-				t = time.Unix(int64(in.Atime), int64(in.Atimensec))
-			}
-			n.a.setAtime(t)
-		}
-		n.a.changed(now)
-		n.a.explicit = true
-		n.attrAt = now.UnixNano()
+		n.applyAttrsLocked(in, f.now())
 		a := n.a
 		local := n.local != nil
 		n.mu.Unlock()

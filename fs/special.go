@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"syscall"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -77,14 +76,4 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
 	return ch, 0
-}
-
-// renamed records the ctime change of a rename on the moved node; it
-// wins over copies read before (OverlayWindow), and a pending upload
-// carries it (stampForUpload).
-func (n *node) renamed(t time.Time) {
-	n.mu.Lock()
-	n.a.changed(t)
-	n.attrAt = t.UnixNano()
-	n.mu.Unlock()
 }
