@@ -65,8 +65,8 @@ func as(c cred, fn func() error) error {
 	}
 	done := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
-		groups := c.groups
+		runtime.LockOSThread()                         // never unlocked: the thread exits with this goroutine
+		groups := append([]uint32{c.gid}, c.groups...) // never empty
 		if _, _, e := syscall.RawSyscall(syscall.SYS_SETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])), 0); e != 0 {
 			done <- fmt.Errorf("setgroups: %w", e)
 			return
@@ -87,10 +87,9 @@ func as(c cred, fn func() error) error {
 // cx is one case on one target: its own directory, and the first setup
 // error (a setup that fails fails the case).
 type cx struct {
-	dir    string
-	target string
-	err    error
-	ctime  map[string]unix.Timespec // ctimes recorded by markCtime
+	dir   string
+	err   error
+	ctime map[string]unix.Timespec // ctimes recorded by markCtime
 }
 
 func (c *cx) p(name string) string { return filepath.Join(c.dir, name) }
@@ -810,7 +809,7 @@ func runConformance(t *testing.T, target, root string) confResult {
 // or the documented refusal it matched ("" for a plain pass).
 func runCase(k confCase, target, root string) (failure, refusal string) {
 	dir := filepath.Join(root, k.name)
-	c := &cx{dir: dir, target: target}
+	c := &cx{dir: dir}
 	c.do("mkdir case dir", os.Mkdir(dir, 0o777))
 	c.do("chmod case dir", os.Chmod(dir, 0o777))
 	if k.setup != nil && c.err == nil {
