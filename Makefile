@@ -10,7 +10,7 @@ BIN := bin/swiftfs
 IT_FLAGS ?= -count=1 -p 1 -timeout 20m
 export GODEBUG := asyncpreemptoff=1
 
-.PHONY: help build install uninstall run stop test unit integration it-swifttest it-v1 it-keystone it-writeback vet check-imports bench smoke-bench
+.PHONY: help build install uninstall run stop test unit integration it-swifttest it-v1 it-conformance it-keystone it-writeback vet check-imports bench smoke-bench
 
 help:
 	@echo "make run    build, start a local Swift, mount a sample Butler repository at ./mnt"
@@ -70,7 +70,7 @@ unit:
 
 test: vet unit integration
 
-integration: it-swifttest it-writeback it-v1 it-keystone
+integration: it-swifttest it-writeback it-v1 it-conformance it-keystone
 
 # SWIFTFS_TEST_REQUIRE_SERVICE=1: the fstab and systemd tests (root) fail
 # instead of skipping.
@@ -81,7 +81,19 @@ it-v1:
 	$(SAIO) install --keystone
 	$(SAIO) start --keystone
 	eval "$$($(SAIO) env)" && SWIFTFS_TEST_REAL=1 $(GO) test -count=1 ./swiftclient/... && \
-	  SWIFTFS_TEST_REQUIRE_SERVICE=1 $(GO) test -tags integration $(IT_FLAGS) ./test/integration/
+	  SWIFTFS_TEST_REQUIRE_SERVICE=1 $(GO) test -tags integration $(IT_FLAGS) -skip '^TestConformance$$' ./test/integration/
+
+# The conformance tier (test/integration/conformance_test.go) on the real
+# Swift, verbose so that its "conformance:" counts reach the log; its skip
+# is a failure here, and .ci/run checks the counts.
+CONF_LOG ?= /tmp/swiftfs-it-conformance.log
+it-conformance:
+	$(SAIO) install --keystone
+	$(SAIO) start --keystone
+	@set -euo pipefail; eval "$$($(SAIO) env)"; t0=$$SECONDS; \
+	SWIFTFS_TEST_REQUIRE_CONFORMANCE=1 $(GO) test -tags integration $(IT_FLAGS) -v -run '^TestConformance$$' \
+	  ./test/integration/ 2>&1 | tee $(CONF_LOG); \
+	echo "it-conformance: $$((SECONDS - t0)) s"
 
 # TestCloudsYAML (credentials from clouds.yaml) needs Keystone; here its
 # skip is a failure.

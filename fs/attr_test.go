@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,19 +17,27 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		{"application/fits;foo=bar", attrs{kind: kindFile, perm: 0o4755, uid: 0, gid: 0, mtime: mt}},
 		{ctDirectory, attrs{kind: kindDir, perm: 0o700, uid: 5, gid: 6, mtime: mt}},
 		{ctSymlink, attrs{kind: kindSymlink, perm: 0o777, mtime: mt}},
+		// Special files: the media type is the file type, whatever base.
+		{ctDefault, attrs{kind: kindFIFO, perm: 0o600, uid: 7, mtime: mt, atime: 978307200123456789}},
+		{ctFIFO, attrs{kind: kindSocket, perm: 0o755, mtime: mt, ctime: 1800000000000000001}},
+		{"", attrs{kind: kindChar, perm: 0o660, mtime: mt, rdev: 259}},
+		{"", attrs{kind: kindBlock, perm: 0o660, mtime: mt, rdev: 8<<8 | 1, atime: 1, ctime: 2}},
+		{"text/plain", attrs{kind: kindFile, perm: 0o644, mtime: mt, atime: 5, ctime: 1700000001000000000}},
 	}
 	for _, c := range cases {
 		ct, meta := encode(c.base, c.a)
 		got := decode(ct, nil, 7, time.Unix(1, 0), attrs{perm: 0o644})
-		if got.kind != c.a.kind || got.perm != c.a.perm || got.uid != c.a.uid || got.gid != c.a.gid || !got.mtime.Equal(mt) || !got.explicit {
+		if got.kind != c.a.kind || got.perm != c.a.perm || got.uid != c.a.uid || got.gid != c.a.gid || !got.mtime.Equal(mt) || !got.explicit ||
+			got.atime != c.a.atime || got.ctime != c.a.ctime || got.rdev != c.a.rdev {
 			t.Errorf("decode(%q): got %+v, want %+v", ct, got, c.a)
 		}
 		if meta["mtime"] != "1700000000.123456789" {
 			t.Errorf("meta mtime: got %q", meta["mtime"])
 		}
 		// Metadata alone (a content type without parameters) also works.
-		got = decode(c.base, meta, 7, time.Unix(1, 0), attrs{perm: 0o644})
-		if got.perm != c.a.perm || !got.mtime.Equal(mt) {
+		base, _, _ := strings.Cut(ct, ";")
+		got = decode(base, meta, 7, time.Unix(1, 0), attrs{perm: 0o644})
+		if got.perm != c.a.perm || !got.mtime.Equal(mt) || got.kind != c.a.kind || got.atime != c.a.atime || got.ctime != c.a.ctime || got.rdev != c.a.rdev {
 			t.Errorf("decode from meta: got %+v, want %+v", got, c.a)
 		}
 	}

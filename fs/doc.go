@@ -11,17 +11,24 @@
 //   - [FS] (fs.go) holds the options, the Swift client, the cache, the
 //     namespace and the root node. [New] builds it; [Mount] (mount.go)
 //     mounts it with the kernel settings described under Kernel caching.
-//   - node (node.go, ops.go) is one inode: a file, a directory or a
-//     symlink. It embeds gofs.Inode and implements the gofs.Node*
-//     interfaces (the compile-time assertions in node.go list them). What
-//     is not implemented (Link, Mknod, xattrs, locks, Fallocate, Tmpfile)
-//     gets go-fuse's default answer, ENOTSUP or ENOSYS.
+//   - node (node.go, ops.go) is one inode: a file, a directory, a
+//     symlink or a special file (special.go: FIFOs, sockets and device
+//     nodes, zero-byte objects the kernel serves itself). It embeds
+//     gofs.Inode and implements the gofs.Node* interfaces (the
+//     compile-time assertions in node.go and special.go list them). What
+//     is not implemented (Link, xattrs, locks, Fallocate, Tmpfile) gets
+//     go-fuse's default answer, ENOTSUP or ENOSYS.
+//   - perm.go: the owner and group of new entries (setgid directories);
+//     every permission check is the kernel's (default_permissions).
+//   - times.go: what a SETATTR does to mode, owner and the three times,
+//     and the ctime a rename moves.
 //   - handle (handle.go) is one open file description. ptHandle wraps it
 //     for kernel passthrough.
 //   - names (name.go) maps mount paths to object names and says which
 //     object names cannot be shown (nameProblem) and which files never
 //     leave the host (localOnly: SQLite journals).
-//   - attrs (attr.go) are mode, owner, mtime and size, and their encoding
+//   - attrs (attr.go) are type, mode, owner, device number, mtime, atime,
+//     ctime and size, and their encoding
 //     in the content type's parameters and X-Object-Meta-* (encode,
 //     decode).
 //   - The namespace (ns.go) is what the mount believes each directory

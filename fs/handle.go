@@ -88,7 +88,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	h.wrote = true
 	h.mu.Unlock()
 	h.n.mu.Lock()
-	h.n.written = h.n.fsys.now()
+	h.n.written = h.n.fsys.now().UnixNano()
 	h.n.mu.Unlock()
 	return uint32(n), 0
 }
@@ -142,7 +142,7 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 func (n *node) stampForUpload(p string, e *cache.Entry) {
 	a := n.current()
 	n.mu.Lock()
-	n.a.mtime = a.mtime
+	n.a.mtime, n.a.ctime = a.mtime, a.ctime
 	own := n.ownAttrsLocked()
 	n.mu.Unlock()
 	if ne, ok := n.fsys.peekEntry(p); ok && !own && ne.kind == kindFile {
@@ -156,7 +156,7 @@ func (n *node) stampForUpload(p string, e *cache.Entry) {
 	e.SetAttrs(ct, meta)
 	n.fsys.updateEntry(p, func(ne *nsEntry) {
 		ne.size = a.size
-		ne.mtime = a.mtime
+		ne.mtime, ne.ctime = a.mtime, a.ctime
 	})
 }
 

@@ -15,7 +15,8 @@ import (
 // over it without copying, while local changes go to dirState.delta.
 //
 // A name costs its bytes plus 40 bytes (end offset, class index, size,
-// mtime, MD5), instead of a map slot, a pointer and a 120-byte nsEntry with
+// mtime, MD5; 16 more in a chunk where an entry keeps an atime or ctime
+// apart from mtime), instead of a map slot, a pointer and a 120-byte nsEntry with
 // a 32-byte ETag string: a directory of a million objects is ~50 MB. What
 // most entries share (kind, mode, owner, flags) is interned in classes;
 // the rare entry the compact form cannot hold exactly (an ETag that is not
@@ -43,7 +44,12 @@ type listChunk struct {
 	ends  []uint32
 	cls   []uint32
 	recs  []listRec
+	// times holds atime and ctime, made only for a chunk with an entry
+	// that keeps one (most files have neither: both equal mtime).
+	times []listTimes
 }
+
+type listTimes struct{ atime, ctime int64 }
 
 type listRec struct {
 	size  int64
@@ -54,6 +60,7 @@ type listRec struct {
 // recClass is what many entries of a listing share.
 type recClass struct {
 	perm, uid, gid uint32
+	rdev           uint32
 	kind           kind
 	explicit       bool
 	remote         bool // false: an implicit directory (a common prefix)
@@ -163,8 +170,11 @@ func (l *listing) entry(i int) *nsEntry {
 	c, j := l.at(i)
 	k := &l.classes[c.cls[j]]
 	r := &c.recs[j]
-	e := &nsEntry{attrs: attrs{kind: k.kind, perm: k.perm, uid: k.uid, gid: k.gid, explicit: k.explicit, size: r.size},
+	e := &nsEntry{attrs: attrs{kind: k.kind, perm: k.perm, uid: k.uid, gid: k.gid, rdev: k.rdev, explicit: k.explicit, size: r.size},
 		remote: k.remote, large: k.large}
+	if c.times != nil {
+		e.atime, e.ctime = c.times[j].atime, c.times[j].ctime
+	}
 	switch k.mt {
 	case mtMount:
 		e.mtime = l.mountTime
@@ -226,7 +236,7 @@ func (b *listBuilder) add(name string, e nsEntry, subdir bool) {
 		b.l.classes = append(b.l.classes, cl)
 		b.classes[cl] = id
 	}
-	b.appendRaw(name, id, rec)
+	b.appendRaw(name, id, rec, listTimes{e.atime, e.ctime})
 }
 
 // prev returns the last name added (valid while b.buf is not changed).
@@ -241,7 +251,7 @@ func (b *listBuilder) prev() string {
 	return b.last
 }
 
-func (b *listBuilder) appendRaw(name string, cls uint32, rec listRec) {
+func (b *listBuilder) appendRaw(name string, cls uint32, rec listRec, tm listTimes) {
 	if b.cur == nil || len(b.cur.ends) == chunkLen {
 		b.flush()
 		b.cur = &listChunk{}
@@ -256,6 +266,12 @@ func (b *listBuilder) appendRaw(name string, cls uint32, rec listRec) {
 	c.ends = append(c.ends, uint32(len(b.buf)))
 	c.cls = append(c.cls, cls)
 	c.recs = append(c.recs, rec)
+	if tm != (listTimes{}) && c.times == nil {
+		c.times = make([]listTimes, len(c.recs)-1, cap(c.recs))
+	}
+	if c.times != nil {
+		c.times = append(c.times, tm)
+	}
 	b.l.n++
 }
 
@@ -272,6 +288,9 @@ func (b *listBuilder) flush() {
 		c.ends = slices.Clone(c.ends)
 		c.cls = slices.Clone(c.cls)
 		c.recs = slices.Clone(c.recs)
+		if c.times != nil {
+			c.times = slices.Clone(c.times)
+		}
 	}
 	b.last = c.name(len(c.ends) - 1)
 }
@@ -279,7 +298,7 @@ func (b *listBuilder) flush() {
 // pack returns the compact form of e, and false when it would not give e
 // back exactly (the entry is then kept whole).
 func (b *listBuilder) pack(name string, e *nsEntry) (recClass, listRec, bool) {
-	cl := recClass{kind: e.kind, perm: e.perm, uid: e.uid, gid: e.gid, explicit: e.explicit, remote: e.remote, large: e.large}
+	cl := recClass{kind: e.kind, perm: e.perm, uid: e.uid, gid: e.gid, rdev: e.rdev, explicit: e.explicit, remote: e.remote, large: e.large}
 	rec := listRec{size: e.size}
 	ok := e.localAt.IsZero() && !e.localOnly
 	switch {
@@ -381,7 +400,11 @@ func (b *listBuilder) finish() *listing {
 			}
 			nb.l.odd[nb.l.n] = e
 		}
-		nb.appendRaw(name, c.cls[j], c.recs[j])
+		var tm listTimes
+		if c.times != nil {
+			tm = c.times[j]
+		}
+		nb.appendRaw(name, c.cls[j], c.recs[j], tm)
 		g = h
 	}
 	return nb.finish()

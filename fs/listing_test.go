@@ -142,7 +142,10 @@ func TestListingMatchesMap(t *testing.T) {
 	segs := []string{"a", "a-", "a.b", "a0", "b", "ab", "x.sqlite3-journal", "", ".", "é", ".swiftfs-segments"}
 	types := []string{"", "application/octet-stream", "application/directory", "application/link",
 		"text/plain;swiftfs_mode=600;swiftfs_uid=1;swiftfs_gid=2;swiftfs_mtime=1700000000.5",
-		"application/directory;swiftfs_mode=700;swiftfs_mtime=0", "x;swiftfs_mtime=99999999999999"}
+		"application/directory;swiftfs_mode=700;swiftfs_mtime=0", "x;swiftfs_mtime=99999999999999",
+		"inode/fifo;swiftfs_mode=600;swiftfs_mtime=1700000000.5;swiftfs_atime=1.000000001",
+		"inode/chardevice;swiftfs_mode=600;swiftfs_rdev=259;swiftfs_ctime=1800000000.25",
+		"inode/socket;swiftfs_mode=755", "inode/blockdevice;swiftfs_rdev=2049"}
 	etags := []string{"d41d8cd98f00b204e9800998ecf8427e", "", "D41D8CD98F00B204E9800998ECF8427E", "\"abc\"", "0123456789abcdef0123456789abcdef"}
 	utc := time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)
 	times := []time.Time{utc, utc.Local(), {}, utc.In(time.FixedZone("X", 3600)), time.Unix(0, 0)}
@@ -353,5 +356,43 @@ func writeHeapProfile(b *testing.B) {
 	defer fh.Close()
 	if err := pprof.WriteHeapProfile(fh); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestListingTimesOnlyWhereKept checks that atime, ctime, rdev and the
+// special kinds round-trip through the compact listing, and that a chunk
+// whose entries keep no atime or ctime has no times array (a directory of
+// files that were only written costs no more than before).
+func TestListingTimesOnlyWhereKept(t *testing.T) {
+	f := testFS("")
+	mt := time.Unix(1700000000, 5).UTC()
+	b := newListBuilder("", f.mountTime, nil)
+	var want []nsEntry
+	for i := range chunkLen + 3 {
+		e := nsEntry{attrs: attrs{kind: kindFile, perm: 0o644, mtime: mt, size: int64(i)}, remote: true}
+		if i >= chunkLen {
+			// Only the second chunk has entries that keep times.
+			e.kind = []kind{kindFIFO, kindChar, kindSocket}[i-chunkLen]
+			e.rdev = uint32(i)
+			e.ctime = mt.UnixNano() + int64(i)
+			if i == chunkLen+1 {
+				e.atime = 1
+			}
+		}
+		want = append(want, e)
+		b.add(fmt.Sprintf("n%06d", i), e, false)
+	}
+	l := b.finish()
+	if l.chunks[0].times != nil {
+		t.Errorf("the first chunk keeps no times but has a times array of %d", len(l.chunks[0].times))
+	}
+	if l.chunks[1].times == nil {
+		t.Error("the second chunk has entries with a ctime but no times array")
+	}
+	for i, w := range want {
+		got := l.entry(i)
+		if got.attrs != w.attrs {
+			t.Fatalf("entry %d: got %+v, want %+v", i, got.attrs, w.attrs)
+		}
 	}
 }

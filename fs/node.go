@@ -42,11 +42,11 @@ type node struct {
 	// rename: they get the old file, as on a local disk. Without it they
 	// get ESTALE, and the kernel retries only once.
 	held    *cache.Entry // GUARDED_BY(mu)
-	written time.Time    // GUARDED_BY(mu): last write through an open handle
+	written int64        // GUARDED_BY(mu): Unix ns of the last write through an open handle
 	// attrAt is the time of the last chmod/chown/utimes here: for
 	// OverlayWindow the node's own values win over namespace entries (a
 	// lookup may hold a copy read before the change).
-	attrAt time.Time // GUARDED_BY(mu)
+	attrAt int64 // GUARDED_BY(mu): Unix ns, 0 when never
 
 	kind     kind // set at creation, never changed
 	unlinked bool // GUARDED_BY(mu)
@@ -62,7 +62,7 @@ type node struct {
 // set here (chmod/chown/utimes) within OverlayWindow: they then win over
 // copies of namespace entries. LOCKS_REQUIRED(n.mu)
 func (n *node) ownAttrsLocked() bool {
-	return !n.attrAt.IsZero() && n.fsys.now().Sub(n.attrAt) < n.fsys.opts.OverlayWindow
+	return n.attrAt != 0 && time.Duration(n.fsys.now().UnixNano()-n.attrAt) < n.fsys.opts.OverlayWindow
 }
 
 // refreshAttrsLocked takes e's attributes, keeping mode, owner and mtime
@@ -70,6 +70,7 @@ func (n *node) ownAttrsLocked() bool {
 func (n *node) refreshAttrsLocked(e attrs) {
 	if n.ownAttrsLocked() {
 		e.perm, e.uid, e.gid, e.mtime, e.explicit = n.a.perm, n.a.uid, n.a.gid, n.a.mtime, n.a.explicit
+		e.atime, e.ctime = n.a.atime, n.a.ctime
 	}
 	n.a = e
 }
@@ -168,11 +169,12 @@ func (n *node) fillAttr(a attrs, ino uint64, out *fuse.Attr) {
 	out.Ino = ino
 	out.Uid = a.uid
 	out.Gid = a.gid
-	t := a.mtime
-	if t.IsZero() {
-		t = n.fsys.mountTime
+	out.Rdev = a.rdev
+	if a.mtime.IsZero() {
+		a.mtime = n.fsys.mountTime
 	}
-	out.SetTimes(&t, &t, &t)
+	at, mt, ct := a.atimeOr(), a.mtime, a.ctimeOr()
+	out.SetTimes(&at, &mt, &ct)
 	out.Blksize = 1 << 16
 	out.Blocks = (out.Size + 511) / 512
 }
@@ -203,8 +205,13 @@ func (n *node) currentAt(p string, hasPath bool) attrs {
 			a.size = ce.Size()
 		}
 	}
-	if written.After(a.mtime) {
-		a.mtime = written
+	if written > a.mtime.UnixNano() {
+		// Written since: mtime and ctime are the last write (a write does
+		// not change atime).
+		a.mtime = time.Unix(0, written)
+		if a.ctime < written {
+			a.ctime = 0
+		}
 	}
 	return a
 }
@@ -254,6 +261,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 }
 
 func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > 255 {
+		return nil, syscall.ENAMETOOLONG // NAME_MAX (statfs says so too)
+	}
 	dir, ok := n.path()
 	if !ok {
 		return nil, syscall.ENOENT
@@ -435,22 +445,22 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	} else if e != nil {
 		return nil, syscall.EEXIST
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: kindDir, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	a := n.newAttrs(ctx, kindDir, mode&0o7777)
 	info, err := f.putMarker(ctx, p, a)
 	if err != nil {
 		return nil, f.fail("mkdir", p, err)
 	}
 	e := &nsEntry{attrs: a, remote: true, markerName: f.names.marker(p), etag: info.ETag}
+	own := *e // once set, e is the namespace's: updateEntry changes it under nsMu
 	f.setEntry(p, e)
 	f.nsMu.Lock()
 	ds := f.dirLocked(p)
 	ds.listedAt = f.now()
-	self := *e
+	self := own
 	self.localAt = f.now()
 	ds.self = &self
 	f.nsMu.Unlock()
-	ch := n.childNode(ctx, name, e)
+	ch := n.childNode(ctx, name, &own)
 	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
 	return ch, 0
@@ -507,8 +517,8 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
 		return nil, syscall.EEXIST
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: kindSymlink, perm: 0o777, uid: uid, gid: gid, mtime: f.now(), size: int64(len(target)), explicit: true}
+	a := n.newAttrs(ctx, kindSymlink, 0o777)
+	a.size = int64(len(target))
 	ct, meta := encode(ctSymlink, a)
 	sum := md5hex([]byte(target))
 	info, err := f.client.Put(ctx, f.names.object(p), strings.NewReader(target), int64(len(target)),
@@ -517,8 +527,9 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, f.fail("symlink", p, err)
 	}
 	e := &nsEntry{attrs: a, remote: true, etag: info.ETag}
+	own := *e // once set, e is the namespace's: updateEntry changes it under nsMu
 	f.setEntry(p, e)
-	ch := n.childNode(ctx, name, e)
+	ch := n.childNode(ctx, name, &own)
 	cn := ch.Operations().(*node)
 	cn.mu.Lock()
 	cn.target = target

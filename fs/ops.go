@@ -237,8 +237,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		n.timeouts(out)
 		return ch, fh, ff, 0
 	}
-	uid, gid := caller(ctx)
-	a := attrs{kind: kindFile, perm: mode & 0o7777, uid: uid, gid: gid, mtime: f.now(), explicit: true}
+	a := n.newAttrs(ctx, kindFile, mode&0o7777)
 	ne := &nsEntry{attrs: a}
 	cn := &node{fsys: f, kind: kindFile, a: a}
 	var h *handle
@@ -293,31 +292,20 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		if n.kind != kindFile {
 			return syscall.EISDIR
 		}
+		if int64(sz) != n.current().size {
+			// A size change is a write: mtime and ctime move (ftruncate
+			// also sends the new mtime; truncate leaves it to us).
+			n.mu.Lock()
+			n.written = f.now().UnixNano()
+			n.mu.Unlock()
+		}
 		if errno := n.truncate(ctx, fh, p, ok, int64(sz)); errno != 0 {
 			return errno
 		}
 	}
-	_, hasMode := in.GetMode()
-	_, hasUID := in.GetUID()
-	_, hasGID := in.GetGID()
-	_, hasMtime := in.GetMTime()
-	if hasMode || hasUID || hasGID || hasMtime {
+	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
 		n.mu.Lock()
-		if m, has := in.GetMode(); has {
-			n.a.perm = m & 0o7777
-		}
-		if u, has := in.GetUID(); has {
-			n.a.uid = u
-		}
-		if g, has := in.GetGID(); has {
-			n.a.gid = g
-		}
-		if t, has := in.GetMTime(); has {
-			n.a.mtime = t
-			n.written = t
-		}
-		n.a.explicit = true
-		n.attrAt = f.now()
+		n.applyAttrsLocked(in, f.now())
 		a := n.a
 		local := n.local != nil
 		n.mu.Unlock()
@@ -391,14 +379,14 @@ func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error
 			return err
 		}
 		f.updateEntry(p, func(e *nsEntry) {
-			e.attrs.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
+			e.setOwnAttrs(a)
 			e.remote, e.markerName, e.etag = true, f.names.marker(p), info.ETag
 		})
 		return nil
 	case kindFile:
 		if e := f.cache.Lookup(obj); e != nil && (e.Dirty() || n.hasOpenDirty()) {
 			e.SetAttrs(ct, meta)
-			f.updateEntry(p, func(e *nsEntry) { e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime })
+			f.updateEntry(p, func(e *nsEntry) { e.setOwnAttrs(a) })
 			if e.Dirty() {
 				return nil
 			}
@@ -430,9 +418,7 @@ func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error
 		err = nil
 	}
 	if err == nil {
-		f.updateEntry(p, func(e *nsEntry) {
-			e.perm, e.uid, e.gid, e.mtime = a.perm, a.uid, a.gid, a.mtime
-		})
+		f.updateEntry(p, func(e *nsEntry) { e.setOwnAttrs(a) })
 	}
 	return err
 }
@@ -478,6 +464,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		cn := ch.Operations().(*node)
 		cn.mu.Lock()
 		cn.unlinked = true
+		cn.a.changed(f.now()) // the link count changed
 		if cn.local != nil && cn.handles > 0 {
 			closeLocal = false // the data goes with the last close (handle.Release)
 		}
@@ -663,6 +650,11 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		if err := f.renameDir(ctx, src, dst, se, de); err != nil {
 			return f.fail("rename", src, err)
 		}
+		if ch := n.GetChild(name); ch != nil {
+			if dn, ok := ch.Operations().(*node); ok {
+				dn.renamed(f.now())
+			}
+		}
 		f.keepDir(ctx, sdir)
 		return 0
 	}
@@ -693,6 +685,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	// on: opens through it must not get the new content (see Open).
 	var over *node
 	var held *cache.Entry
+	var moving *node
+	if ch := n.GetChild(name); ch != nil {
+		moving, _ = ch.Operations().(*node)
+	}
 	overTarget := ""
 	if ch := np.GetChild(newName); ch != nil {
 		if on, ok := ch.Operations().(*node); ok && ch != n.GetChild(name) {
@@ -717,6 +713,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		}
 		return f.fail("rename", src, err)
 	}
+	if moving != nil {
+		moving.renamed(f.now())
+	}
 	if over != nil {
 		over.holdReplaced(held)
 		if over.kind == kindSymlink && symlinkNamed(overTarget, src) {
@@ -740,12 +739,19 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 		}
 	}
 	ne := *se
+	// rename changes the file's ctime (stamped on the copy, or on the
+	// pending upload by the caller through the node).
+	now := f.now()
+	ne.changed(now)
 	if dirty {
 		base := ""
 		if de != nil && de.remote {
 			base = de.etag
 		}
 		f.cache.SetConflictBase(dobj, base)
+		if ce := f.cache.Lookup(dobj); ce != nil {
+			ce.SetAttrs(encode(baseType(dst, ne.kind), ne.attrs))
+		}
 		// The pending upload writes dst; src's object goes now when there
 		// may be one: in the listing, or uploaded (or stopped after its PUT
 		// landed) since the namespace was read. A file created here and
@@ -762,7 +768,13 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 				return err
 			}
 		}
-		info, err := f.client.Copy(ctx, sobj, dobj, swiftclient.CopyOptions{ManifestOnly: se.large})
+		co := swiftclient.CopyOptions{ManifestOnly: se.large}
+		if se.explicit && !se.large {
+			// The new ctime in the copy's content type, whose media type
+			// is guessed from the new name as for an upload.
+			co.ContentType, co.Meta = encode(baseType(dst, se.kind), ne.attrs)
+		}
+		info, err := f.client.Copy(ctx, sobj, dobj, co)
 		if err != nil {
 			return err
 		}
@@ -806,10 +818,23 @@ func (f *FS) checkReplaced(ctx context.Context, dobj string, de *nsEntry) error 
 // renamed locally.
 func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
+	ne := *se
+	ne.changed(f.now()) // the directory's ctime; its entries keep theirs
+	// The names not uploaded yet, read before the listing: a file whose
+	// upload lands after the listing is in one or the other.
 	plan := &renamePlan{Src: src, Dst: dst, SrcPrefix: sp, DstPrefix: dp}
+	for name := range f.cache.DirtyNames() {
+		if strings.HasPrefix(name, sp) {
+			plan.Pending = append(plan.Pending, name)
+		}
+	}
 	if err := swiftclient.ListPages(ctx, f.client, swiftclient.ListOptions{Prefix: sp}, func(entries []swiftclient.ObjectInfo) error {
 		for _, oi := range entries {
-			plan.Objects = append(plan.Objects, planObject{From: oi.Name, To: dp + oi.Name[len(sp):], Large: oi.LargeObject})
+			o := planObject{From: oi.Name, To: dp + oi.Name[len(sp):], Large: oi.LargeObject}
+			if oi.Name == sp && se.explicit {
+				o.ContentType, o.Meta = encode(ctDirectory, ne.attrs) // the marker, with the new ctime
+			}
+			plan.Objects = append(plan.Objects, o)
 		}
 		return nil
 	}); err != nil {
@@ -820,7 +845,9 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 	}
 	if se.markerName != "" && se.markerName == f.names.object(src) {
 		// A no-slash marker: moved as "dst/", last.
-		plan.Objects = append(plan.Objects, planObject{From: se.markerName, To: f.names.marker(dst)})
+		o := planObject{From: se.markerName, To: f.names.marker(dst)}
+		o.ContentType, o.Meta = encode(ctDirectory, ne.attrs)
+		plan.Objects = append(plan.Objects, o)
 	}
 	if f.crashRename.Load() > 0 {
 		plan.crash = &f.crashRename
@@ -839,7 +866,6 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 		f.log.Warn("directory rename done, its journal not removed (the next mount runs it again, harmlessly)", "journal", plan.path, "err", err)
 	}
 	f.removeEntry(src)
-	ne := *se
 	if ne.markerName != "" {
 		ne.markerName = f.names.marker(dst)
 	}

@@ -49,11 +49,14 @@ type renamePlan struct {
 	SrcPrefix string `json:"src_prefix"`
 	DstPrefix string `json:"dst_prefix"`
 	// DeleteFirst is the marker of the empty directory renamed over.
-	DeleteFirst string        `json:"delete_first,omitempty"`
-	Objects     []planObject  `json:"objects"`
-	Started     time.Time     `json:"started"`
-	path        string        // the record's file
-	crash       *atomic.Int64 // test hook (Options.CrashAfterRenameCopies)
+	DeleteFirst string       `json:"delete_first,omitempty"`
+	Objects     []planObject `json:"objects"`
+	// Pending are the names under SrcPrefix that were dirty (not uploaded
+	// yet) when the plan was made, read before the listing.
+	Pending []string      `json:"pending,omitempty"`
+	Started time.Time     `json:"started"`
+	path    string        // the record's file
+	crash   *atomic.Int64 // test hook (Options.CrashAfterRenameCopies)
 }
 
 // planObject is one object to move.
@@ -61,6 +64,10 @@ type planObject struct {
 	From  string `json:"from"`
 	To    string `json:"to"`
 	Large bool   `json:"large,omitempty"` // copy the SLO manifest only
+	// ContentType and Meta, when set, replace the object's attributes
+	// (a directory marker takes the directory's new ctime).
+	ContentType string            `json:"content_type,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
 }
 
 func (f *FS) renamesDir() string { return filepath.Join(f.cache.Dir(), "renames") }
@@ -137,10 +144,33 @@ func (f *FS) runRename(ctx context.Context, p *renamePlan) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	// Files only in the cache (not uploaded yet) move locally.
+	// Files only in the cache (not uploaded yet) move locally (those
+	// listed were moved above). One whose upload was in flight may have
+	// landed under the old name after the listing: deleted there when still
+	// dirty (its upload writes the new name), copied over when the upload
+	// finished first.
+	names := map[string]bool{}
+	for _, name := range p.Pending {
+		names[name] = true
+	}
 	for name := range f.cache.DirtyNames() {
 		if strings.HasPrefix(name, p.SrcPrefix) {
-			if _, _, err := f.cache.Rename(name, p.DstPrefix+name[len(p.SrcPrefix):]); err != nil {
+			names[name] = true
+		}
+	}
+	for name := range names {
+		to := p.DstPrefix + name[len(p.SrcPrefix):]
+		moved, dirty, mayExist, err := f.cache.RenameEntry(name, to)
+		if err != nil {
+			return err
+		}
+		if moved && !dirty {
+			if _, err := f.client.Copy(ctx, name, to, swiftclient.CopyOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
+				return err
+			}
+		}
+		if moved && (mayExist || !dirty) {
+			if err := f.client.Delete(ctx, name, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
 				return err
 			}
 		}
@@ -155,7 +185,7 @@ func (f *FS) moveObject(ctx context.Context, o planObject) error {
 		return err
 	}
 	if !dirty {
-		_, err = f.client.Copy(ctx, o.From, o.To, swiftclient.CopyOptions{ManifestOnly: o.Large})
+		_, err = f.client.Copy(ctx, o.From, o.To, swiftclient.CopyOptions{ManifestOnly: o.Large, ContentType: o.ContentType, Meta: o.Meta})
 		if errors.Is(err, swiftclient.ErrNotFound) {
 			return nil // moved before (a plan run again), or deleted by another client
 		}

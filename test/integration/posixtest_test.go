@@ -11,13 +11,13 @@ import (
 // posixSkip lists go-fuse's posixtest cases swiftfs does not support, with
 // the reason (docs/SEMANTICS.md says what each call returns instead).
 var posixSkip = map[string]string{
-	"Link":              "hard links are not supported (SEMANTICS.md: link)",
-	"LinkUnlinkRename":  "hard links are not supported",
-	"NlinkZero":         "needs hard links",
-	"XAttr":             "xattrs are not supported (SEMANTICS.md: xattrs)",
-	"XAttrLarge":        "xattrs are not supported",
-	"Fallocate":         "fallocate is not supported",
-	"FallocateKeepSize": "fallocate is not supported",
+	"Link":              "hard links are refused with EOPNOTSUPP (SEMANTICS.md: Refused operations; TestConformance/link counts it)",
+	"LinkUnlinkRename":  "hard links are refused with EOPNOTSUPP (SEMANTICS.md: Refused operations)",
+	"NlinkZero":         "needs hard links (refused with EOPNOTSUPP, SEMANTICS.md: Refused operations)",
+	"XAttr":             "xattrs are refused with EOPNOTSUPP (SEMANTICS.md: Refused operations)",
+	"XAttrLarge":        "xattrs are refused with EOPNOTSUPP (SEMANTICS.md: Refused operations)",
+	"Fallocate":         "fallocate is refused with EOPNOTSUPP (SEMANTICS.md: Refused operations; TestConformance/fallocate counts it)",
+	"FallocateKeepSize": "fallocate is refused with EOPNOTSUPP (SEMANTICS.md: Refused operations)",
 	"FcntlFlockLocksFile": "expects lock owners per descriptor; swiftfs leaves POSIX record locks to the kernel, where " +
 		"they belong to the process, so the same process may re-lock (POSIX semantics; TestLocksBetweenProcesses checks two processes)",
 	"DirectIO":            "O_DIRECT is not supported on the cached copies",
