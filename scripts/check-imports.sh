@@ -17,6 +17,6 @@ check() { # package-pattern forbidden-import allowed-regex
 check github.com/ncw/swift/v2 '/swiftclient($|/)'
 check github.com/hanwen/go-fuse/v2 '/fs$'
 check github.com/mattn/go-sqlite3 '/registrysync$'
-check github.com/swiftfs/swiftfs/fs '/cmd/swiftfs$'
+check github.com/swiftfs/swiftfs/fs '/(cmd/swiftfs|importer)$'
 check github.com/swiftfs/swiftfs/cmd 'NOTHING'
 exit $fail
