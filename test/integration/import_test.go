@@ -158,7 +158,9 @@ func importSource(t *testing.T) string {
 	for rel := range tree {
 		rels = append(rels, rel)
 	}
-	sort.Slice(rels, func(i, j int) bool { return strings.Count(rels[i], "/") > strings.Count(rels[j], "/") || rels[i] > rels[j] })
+	sort.Slice(rels, func(i, j int) bool {
+		return strings.Count(rels[i], "/") > strings.Count(rels[j], "/") || rels[i] > rels[j]
+	})
 	for i, rel := range rels {
 		ts := unix.NsecToTimespec(time.Unix(1500000000+int64(i)*86400, int64(i)*111111111%1e9).UnixNano())
 		if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
