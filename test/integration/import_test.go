@@ -151,16 +151,14 @@ func importSource(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	// mtimes last, deepest first (writing into a directory changes its
-	// mtime), with nanoseconds.
+	// mtimes last (creating an entry changes its directory's mtime;
+	// setting times does not), with nanoseconds.
 	tree := statTree(t, src)
 	rels := make([]string, 0, len(tree))
 	for rel := range tree {
 		rels = append(rels, rel)
 	}
-	sort.Slice(rels, func(i, j int) bool {
-		return strings.Count(rels[i], "/") > strings.Count(rels[j], "/") || rels[i] > rels[j]
-	})
+	sort.Strings(rels)
 	for i, rel := range rels {
 		ts := unix.NsecToTimespec(time.Unix(1500000000+int64(i)*86400, int64(i)*111111111%1e9).UnixNano())
 		if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
