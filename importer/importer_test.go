@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swiftfs/swiftfs/cache"
 	sfs "github.com/swiftfs/swiftfs/fs"
 	"github.com/swiftfs/swiftfs/swiftclient"
 	"github.com/swiftfs/swiftfs/swiftclient/swiftfake"
@@ -70,10 +73,17 @@ func tree(t *testing.T) string {
 	return src
 }
 
+// hooks are the Validate and Prepare hooks of a test (nil: none).
+var hooks struct {
+	validate func(name string, r io.ReaderAt, size int64) error
+	prepare  func(ctx context.Context, name string, src *os.File, size int64) (cache.Prepared, error)
+}
+
 func run(t *testing.T, c swiftclient.Client, src string) (Result, error) {
 	t.Helper()
 	im := New(c, Options{Source: src, Prefix: "p", SegmentSize: segSize, Workers: 3,
-		LocalOnly: func(name string) bool { return strings.HasSuffix(name, "-wal") }})
+		LocalOnly: func(name string) bool { return strings.HasSuffix(name, "-wal") },
+		Validate:  hooks.validate, Prepare: hooks.prepare})
 	res, err := im.Run(context.Background())
 	if p := im.Progress(); err == nil && (p.FilesDone != p.FilesTotal || p.BytesDone != p.BytesTotal || p.Scanning) {
 		t.Errorf("progress at the end: %+v", p)
@@ -248,6 +258,24 @@ func TestImportFailures(t *testing.T) {
 		{"a directory where a file goes", func(t *testing.T, src string, c *swiftfake.Fake) {
 			c.PutRaw("p/a.txt/", nil, "application/directory", nil)
 		}, "a.txt", ErrFailed},
+		{"registry busy", func(t *testing.T, src string, c *swiftfake.Fake) {
+			hooks.prepare = func(ctx context.Context, name string, f *os.File, size int64) (cache.Prepared, error) {
+				if name == "p/d/run.sh" {
+					return cache.Prepared{}, fmt.Errorf("a transaction is in progress: %w", cache.ErrNotReady)
+				}
+				return cache.Prepared{}, nil
+			}
+			t.Cleanup(func() { hooks.prepare = nil })
+		}, "d/run.sh", ErrFailed},
+		{"file check refuses", func(t *testing.T, src string, c *swiftfake.Fake) {
+			hooks.validate = func(name string, r io.ReaderAt, size int64) error {
+				if strings.HasSuffix(name, ".fits") {
+					return errors.New("not FITS")
+				}
+				return nil
+			}
+			t.Cleanup(func() { hooks.validate = nil })
+		}, "d/b.fits", ErrFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,7 +301,7 @@ func TestImportFailures(t *testing.T) {
 				return
 			}
 			// Resumed without the fault: only the failed file is sent.
-			c.Fault = nil
+			c.Fault, hooks.prepare, hooks.validate = nil, nil, nil
 			c.ResetCounts()
 			res, err = run(t, c, src)
 			if err != nil || res.Files != 1 || res.Skipped != 7 {
@@ -298,4 +326,32 @@ func TestImportCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
+}
+
+// Prepare's metadata is stored with the object, and its replacement
+// content is what is uploaded.
+func TestImportPrepare(t *testing.T) {
+	src := tree(t)
+	c := swiftfake.New()
+	snap := filepath.Join(t.TempDir(), "snapshot")
+	os.WriteFile(snap, []byte("hello\n"), 0o600) // same bytes, another file
+	hooks.prepare = func(ctx context.Context, name string, f *os.File, size int64) (cache.Prepared, error) {
+		switch name {
+		case "p/d/b.fits":
+			return cache.Prepared{Meta: map[string]string{"fits-hdu-index": "0"}}, nil
+		case "p/a.txt":
+			s, err := os.Open(snap)
+			return cache.Prepared{File: s, Size: 6, Cleanup: func() { s.Close() }}, err
+		}
+		return cache.Prepared{}, nil
+	}
+	defer func() { hooks.prepare = nil }()
+	if res, err := run(t, c, src); err != nil {
+		t.Fatalf("%v %+v", err, res.Failed)
+	}
+	info, err := c.Stat(context.Background(), "p/d/b.fits")
+	if err != nil || info.Meta["fits-hdu-index"] != "0" || info.Meta["mode"] != "444" {
+		t.Errorf("b.fits metadata %v, %v", info.Meta, err)
+	}
+	wantStored(t, c, src)
 }
