@@ -290,3 +290,29 @@ func compareStats(t *testing.T, want, got map[string]statEntry) {
 		t.Error(d)
 	}
 }
+
+// swiftfs sync --progress drains the queue like sync and reports on
+// stderr; the objects are in Swift when it returns.
+func TestSyncProgress(t *testing.T) {
+	name, c := newContainer(t)
+	m := startMount(t, name, "", "--write-back-delay", "1h")
+	for i := range 3 {
+		mustWrite(t, m.path(fmt.Sprintf("f%d", i)), strings.Repeat("x", 100000*(i+1)), 0o644)
+	}
+	cmd := exec.Command(binary, "sync", "--progress=lines", "--progress-interval", "1ms", m.dir)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil || !strings.Contains(o.String(), "in Swift") {
+		t.Fatalf("sync --progress: %v\nstdout:\n%s\nstderr:\n%s", err, o.String(), e.String())
+	}
+	for _, l := range strings.Split(strings.TrimSpace(e.String()), "\n") {
+		if l != "" && !strings.HasPrefix(l, "sync: ") {
+			t.Errorf("stderr line not a progress line: %q", l)
+		}
+	}
+	for i := range 3 {
+		if b, _ := getObject(t, c, fmt.Sprintf("f%d", i)); len(b) != 100000*(i+1) {
+			t.Errorf("f%d: %d bytes in Swift after sync", i, len(b))
+		}
+	}
+}
