@@ -16,6 +16,7 @@ import (
 	"github.com/swiftfs/swiftfs/fs"
 	"github.com/swiftfs/swiftfs/importer"
 	"github.com/swiftfs/swiftfs/registrysync"
+	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
 const importUsage = `Usage: swiftfs import [flags] SRC_DIR CONTAINER[:PREFIX]
@@ -25,7 +26,7 @@ stores it, so that a mount shows it exactly as the source: modes, owners,
 mtimes, symlinks, empty directories; files above --segment-size as Static
 Large Objects. Entries already in Swift with the same content and attributes
 are skipped, so an interrupted import is resumed by running it again; nothing
-in Swift is deleted. Exits with status 1 when any entry failed (they are
+in Swift is deleted; a missing container is created. Exits with status 1 when any entry failed (they are
 listed), 130 when interrupted.
 
 Credentials come from the environment, as for swiftfs mount.
@@ -104,6 +105,14 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	client, err := connectSwift(ctx, container, cfg.passwordFile, log, "prefix", prefix)
+	if errors.Is(err, swiftclient.ErrNotFound) {
+		// As swift upload and rclone copy do: a new container.
+		log.Info("creating the container", "container", container)
+		copts := swiftclient.Options{Container: container, PasswordFile: cfg.passwordFile, Logger: log, UserAgent: "swiftfs/" + version}
+		if err = swiftclient.CreateContainer(ctx, copts); err == nil {
+			client, err = connectSwift(ctx, container, cfg.passwordFile, log, "prefix", prefix)
+		}
+	}
 	if err != nil {
 		return err
 	}
