@@ -322,9 +322,14 @@ func TestImportCancelled(t *testing.T) {
 		}
 		return nil
 	}
-	_, err := New(c, Options{Source: src, SegmentSize: segSize}).Run(ctx)
+	im := New(c, Options{Source: src, SegmentSize: segSize, Workers: 1})
+	res, err := im.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	// Entries cut off are neither done nor failures.
+	if p := im.Progress(); p.FilesDone >= p.FilesTotal || len(res.Failed) != 0 || p.Failed != 0 {
+		t.Errorf("after the cancellation: %+v, failed %v", p, res.Failed)
 	}
 }
 

@@ -22,8 +22,12 @@ import (
 
 const emptyMD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
-// do imports one entry and counts it as done.
+// do imports one entry and counts it as done, unless ctx was cancelled
+// first (the entry is then left for the next run).
 func (im *Importer) do(ctx context.Context, e *entry, remote map[string]swiftclient.ObjectInfo) {
+	if ctx.Err() != nil {
+		return
+	}
 	var counted int64 // bytes of e already added to bytesDone
 	var err error
 	switch e.kind {
@@ -34,9 +38,13 @@ func (im *Importer) do(ctx context.Context, e *entry, remote map[string]swiftcli
 	default:
 		err = im.file(ctx, e, remote, &counted)
 	}
+	if err != nil && ctx.Err() != nil {
+		im.bytesDone.Add(-counted) // cut off: not done
+		return
+	}
 	im.bytesDone.Add(e.size - counted)
 	im.filesDone.Add(1)
-	if err != nil && ctx.Err() == nil {
+	if err != nil {
 		im.fail(display(e.rel), err)
 	}
 }

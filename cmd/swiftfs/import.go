@@ -154,6 +154,10 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	close(done)
 	prog.finish()
 	printImportSummary(stdout, res)
+	if errors.Is(err, context.Canceled) {
+		p := im.Progress()
+		fmt.Fprintf(stdout, "interrupted: %d of %d entries not done; the same command resumes the import\n", p.FilesTotal-p.FilesDone, p.FilesTotal)
+	}
 	if errors.Is(err, importer.ErrFailed) {
 		return fmt.Errorf("%w (the failures are listed above; run the import again to retry them)", err)
 	}
