@@ -7,13 +7,14 @@
 #
 # Environment:
 #   BENCH_REPS=3            repetitions of every workload (smoke: 1)
-#   BENCH_ONLY=1,3          run only these workloads (1-8)
+#   BENCH_ONLY=1,3          run only these workloads (1-9)
 #   BENCH_WORK=DIR          scratch directory (default /tmp/swiftfs-bench.PID; removed at the end)
 #   BENCH_RESULTS=DIR       where results go (default bench/results)
 #   BENCH_SWIFTFS_FLAGS     extra swiftfs mount flags;  BENCH_RCLONE_FLAGS  extra rclone mount flags
 #   BENCH_SWIFTFS_BIN       the swiftfs binary to measure (default bin/swiftfs, else built)
 #   BENCH_CONTAINER_PREFIX  prefix of the containers a run makes (default bench-)
 #   BENCH_SKIP=5:rclone     W:TOOL pairs not to run (tools: swiftfs, rclone, or the reference's name)
+#   IMP_DIRS, IMP_N, IMP_SIZE, IMP_BIG_N, IMP_BIG   workload 9's tree (default 20 × 100 × 16K + 4 × 64M)
 #   SAIO_DIR, SAIO_PORT, SAIO_MEMCACHED_PORT, SAIO_OBJECT_PORT, SAIO_CONTAINER_PORT,
 #   SAIO_ACCOUNT_PORT, SAIO_KEYSTONE_PORT   the Swift to start (default: a dedicated bench set,
 #                           /tmp/saio-bench on 8094, so that it never meets a test run's Swift)
@@ -46,12 +47,14 @@ if ((SMOKE)); then
   REPS=${BENCH_REPS:-1}
   BIG=16M SMALL_N=20 SMALL_SIZE=4K LS_N=300 BUTLER_N=10 BUTLER_SIZE=64K
   PAR_N=8 PAR_SIZE=4M PAR_P=4 RSS_NS="2000 20000"
+  : "${IMP_DIRS:=4}" "${IMP_N:=10}" "${IMP_SIZE:=4K}" "${IMP_BIG_N:=2}" "${IMP_BIG:=2M}"
 else
   REPS=${BENCH_REPS:-3}
   BIG=1G SMALL_N=1000 SMALL_SIZE=4K LS_N=10000 BUTLER_N=200 BUTLER_SIZE=1M
   PAR_N=8 PAR_SIZE=256M PAR_P=4 RSS_NS="100000 1000000"
+  : "${IMP_DIRS:=20}" "${IMP_N:=100}" "${IMP_SIZE:=16K}" "${IMP_BIG_N:=4}" "${IMP_BIG:=64M}"
 fi
-ONLY=${BENCH_ONLY:-1,2,3,4,5,6,7,8}
+ONLY=${BENCH_ONLY:-1,2,3,4,5,6,7,8,9}
 CP=${BENCH_CONTAINER_PREFIX:-bench-} # containers of this run (bench-ls* is shared)
 WORK=${BENCH_WORK:-/tmp/swiftfs-bench.$$}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
@@ -155,7 +158,7 @@ BT=$WORK/bin/benchtool
 # Workload 8 runs against benchtool's fake Swift: a run of only workload 8
 # needs no Swift.
 NEED_SWIFT=0
-for w in 1 2 3 4 5 6 7; do wants $w && NEED_SWIFT=1; done
+for w in 1 2 3 4 5 6 7 9; do wants $w && NEED_SWIFT=1; done
 if ((!NEED_SWIFT)); then
   log "workload 8 only: no Swift needed"
 elif "$SAIO" status >/dev/null 2>&1; then
@@ -654,6 +657,55 @@ w8() {
   rm -rf "$WORK/cache"
 }
 
+# w9: import of a local tree (IMP_DIRS directories of IMP_N files of
+# IMP_SIZE, and IMP_BIG_N files of IMP_BIG) into an empty container, each
+# tool with its default parallelism, then the same command again on the
+# unchanged tree (what a resumed import costs when everything is there).
+w9() {
+  local size_h big_h total files
+  size_h=$(human "$(bytes_of "$IMP_SIZE")")
+  big_h=$(human "$(bytes_of "$IMP_BIG")")
+  files=$((IMP_DIRS * IMP_N + IMP_BIG_N))
+  total=$((IMP_DIRS * IMP_N * $(bytes_of "$IMP_SIZE") + IMP_BIG_N * $(bytes_of "$IMP_BIG")))
+  local what="$((IMP_DIRS * IMP_N)) × $size_h + $IMP_BIG_N × $big_h in $IMP_DIRS directories"
+  log "9: import of a tree: $what"
+  rm -rf "$WORK/imp"
+  local d i
+  for ((d = 0; d < IMP_DIRS; d++)); do
+    "$BT" mkfiles -n "$IMP_N" -size "$IMP_SIZE" "$WORK/imp/d$d"
+  done
+  for ((i = 0; i < IMP_BIG_N; i++)); do
+    "$BT" gen -size "$IMP_BIG" "$WORK/imp/big$i"
+  done
+  cat "$WORK/imp"/big* >/dev/null # every tool reads the source from the page cache
+  local rep tool t0 s first again c n pass
+  for ((rep = 1; rep <= REPS; rep++)); do
+    for tool in swiftfs rclone "swift upload"; do
+      skip 9 "$tool" && continue
+      c=${CP}import-${tool// /-}-$rep
+      fresh_container "$c"
+      for pass in 1 2; do
+        t0=$(now)
+        case $tool in
+          swiftfs) "$SWIFTFS" import --progress none "$WORK/imp" "$c" >>"$LOGS/import.log" 2>&1 ;;
+          rclone) rclone copy "$WORK/imp" "bench:$c" --log-file "$LOGS/rclone.log" ;;
+          # --skip-identical: the second pass compares ETags instead of uploading again.
+          "swift upload") (cd "$WORK/imp" && swift upload --skip-identical "$c" . >/dev/null) ;;
+        esac
+        s=$(since "$t0")
+        if ((pass == 1)); then first=$s; else again=$s; fi
+      done
+      n=$("$BT" swift count -c "$c")
+      # swiftfs also stores a marker per directory.
+      ((n >= files)) || die "$tool: $n objects in $c after the import, expected $files"
+      record 9 import_time "\`swiftfs import\` / \`rclone copy\` / \`swift upload\` of $what" "$tool" $rep "$(mibs "$total" "$first")" MiB/s
+      record 9 import_again "the same command again, nothing changed (swift: --skip-identical)" "$tool" $rep "$again" s
+      purge "$c"
+    done
+  done
+  rm -rf "$WORK/imp"
+}
+
 # ------------------------------------------------------------ run
 
 write_meta() {
@@ -680,7 +732,7 @@ write_meta() {
 
 read -r START_LOAD _ </proc/loadavg
 log "results: $JSONL (reps $REPS, workloads $ONLY, scratch $WORK)"
-for w in 1 2 3 4 5 6 7 8; do
+for w in 1 2 3 4 5 6 7 8 9; do
   if wants $w; then
     "w$w"
   fi

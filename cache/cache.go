@@ -184,7 +184,7 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 		opts.SegmentSize = 1 << 30
 	}
 	if opts.SegmentPrefix == "" {
-		opts.SegmentPrefix = ".swiftfs-segments/"
+		opts.SegmentPrefix = DefaultSegmentPrefix
 	}
 	if opts.DownloadChunk <= 0 {
 		opts.DownloadChunk = 32 << 20

@@ -2,13 +2,9 @@ package cache
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
@@ -35,11 +31,9 @@ func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.Fil
 	e.partial = nil
 	if p == nil || gen < 0 || p.gen != gen || p.size != size || p.segSize != seg {
 		base := fmt.Sprintf("%s%d-%d/", c.opts.SegmentPrefix, e.id, c.opts.Now().UnixNano())
-		p = &sloPartial{gen: gen, size: size, segSize: seg}
-		for off, i := int64(0), 0; off < size; off, i = off+seg, i+1 {
-			n := base + fmt.Sprintf("%08d", i)
-			p.segs = append(p.segs, swiftclient.Segment{Name: n, Size: min(seg, size-off)})
-			e.journal = append(e.journal, garbage{Name: n})
+		p = &sloPartial{gen: gen, size: size, segSize: seg, segs: SegmentPlan(base, size, seg)}
+		for _, s := range p.segs {
+			e.journal = append(e.journal, garbage{Name: s.Name})
 		}
 		if err := e.saveRecordLocked(); err != nil {
 			e.mu.Unlock()
@@ -60,45 +54,7 @@ func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.Fil
 		c.log.Info("resuming a large object upload", "object", name, "segments_done", resumed, "segments", len(segs))
 	}
 
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(segs))
-	sem := make(chan struct{}, c.opts.Uploaders)
-	for i := range segs {
-		if segs[i].ETag != "" {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-sctx.Done():
-		}
-		if sctx.Err() != nil {
-			errs[i] = sctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			off := int64(i) * seg
-			h := md5.New()
-			if _, err := io.Copy(h, io.NewSectionReader(f, off, segs[i].Size)); err != nil {
-				errs[i] = fmt.Errorf("cache: reading %q for upload: %w", name, err)
-				cancel()
-				return
-			}
-			sum := hex.EncodeToString(h.Sum(nil))
-			_, errs[i] = c.client.Put(sctx, segs[i].Name, io.NewSectionReader(f, off, segs[i].Size), segs[i].Size,
-				swiftclient.PutOptions{MD5: sum})
-			if errs[i] != nil {
-				cancel()
-				return
-			}
-			segs[i].ETag = sum
-		}()
-	}
-	wg.Wait()
+	errs := putSegments(ctx, c.client, name, f, segs, seg, c.opts.Uploaders, nil)
 	keep := func() {
 		e.mu.Lock()
 		e.partial = p

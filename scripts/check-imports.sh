@@ -20,6 +20,6 @@ check github.com/gophercloud/gophercloud/v2 '/swiftclient$'
 check github.com/hanwen/go-fuse/v2 '/fs$'
 check github.com/mattn/go-sqlite3 '/registrysync$'
 check github.com/prometheus/ '/metrics$'
-check github.com/swiftfs/swiftfs/fs '/cmd/swiftfs$'
+check github.com/swiftfs/swiftfs/fs '/(cmd/swiftfs|importer)$'
 check github.com/swiftfs/swiftfs/cmd 'NOTHING'
 exit $fail

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -210,16 +212,48 @@ func human(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", f, u[i])
 }
 
-func cmdSync(args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return usageError{"usage: swiftfs sync MOUNTPOINT"}
+func cmdSync(args []string, out, stderr io.Writer) error {
+	fset := flag.NewFlagSet("swiftfs sync", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	mode := new(string)
+	fset.Var((*optionalFlag)(mode), "progress", "show the draining queue on stderr (files and bytes done of those dirty at the start, rate, ETA): a bar on a terminal, else lines; --progress=lines forces lines")
+	interval := fset.Duration("progress-interval", 5*time.Second, "time between progress lines (when not a bar)")
+	if err := fset.Parse(reorderFlags(fset, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
 	}
-	tty := isTerminal(out)
-	r, err := control(args[0], "sync", func(r *response) {
-		if tty && r.Stats != nil {
+	if fset.NArg() != 1 {
+		return usageError{"usage: swiftfs sync [--progress] MOUNTPOINT"}
+	}
+	var prog *progress
+	switch *mode {
+	case "":
+	case "true", "auto", "bar", "lines":
+		if *mode == "true" {
+			*mode = "auto"
+		}
+		if *interval <= 0 {
+			return usageError{"--progress-interval must be positive"}
+		}
+		prog = newProgress(stderr, "sync", *mode, *interval)
+	default:
+		return usageError{fmt.Sprintf("--progress=%q: must be auto, bar or lines", *mode)}
+	}
+	tty := prog == nil && isTerminal(out)
+	var drain drainProgress
+	r, err := control(fset.Arg(0), "sync", func(r *response) {
+		if r.Stats == nil {
+			return
+		}
+		if prog != nil {
+			prog.update(drain.sample(r.Stats))
+		} else if tty {
 			fmt.Fprintf(out, "\rsyncing: %d files (%s) left, %d uploading   ", len(r.Stats.Dirty), human(r.Stats.DirtyBytes), r.Stats.Uploading)
 		}
 	})
+	prog.finish()
 	if tty {
 		fmt.Fprint(out, "\r"+strings.Repeat(" ", 60)+"\r")
 	}
@@ -234,11 +268,27 @@ func cmdSync(args []string, out io.Writer) error {
 	return nil
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// drainProgress turns the daemon's status samples into progress: the
+// totals are the most that was dirty since the sync began, done is what
+// left the queue since.
+type drainProgress struct {
+	files, bytes int64
 }
+
+func (d *drainProgress) sample(s *cache.Stats) progressState {
+	files, bytes := int64(len(s.Dirty)), s.DirtyBytes
+	d.files, d.bytes = max(d.files, files), max(d.bytes, bytes)
+	st := progressState{filesDone: d.files - files, filesTotal: d.files, bytesDone: d.bytes - bytes, bytesTotal: d.bytes, failed: int64(s.Failed)}
+	if s.Uploading > 0 {
+		st.note = fmt.Sprintf("%d uploading", s.Uploading)
+	}
+	return st
+}
+
+// optionalFlag is a string flag whose value may be left out
+// (--progress, --progress=lines): alone it is "true".
+type optionalFlag string
+
+func (f *optionalFlag) String() string     { return string(*f) }
+func (f *optionalFlag) Set(v string) error { *f = optionalFlag(v); return nil }
+func (f *optionalFlag) IsBoolFlag() bool   { return true }

@@ -2,7 +2,8 @@
 //
 //	swiftfs mount [flags] CONTAINER[:PREFIX] MOUNTPOINT
 //	swiftfs status MOUNTPOINT
-//	swiftfs sync MOUNTPOINT
+//	swiftfs sync [--progress] MOUNTPOINT
+//	swiftfs import [flags] SRC_DIR CONTAINER[:PREFIX]
 //	swiftfs version
 //	mount.fuse.swiftfs CONTAINER[:PREFIX] MOUNTPOINT -o OPTIONS   (mount(8) helper)
 //	umount.fuse.swiftfs MOUNTPOINT                                (umount(8) helper)
@@ -26,7 +27,8 @@ const usage = `swiftfs mounts an OpenStack Swift container as a POSIX directory.
 Usage:
   swiftfs mount [flags] CONTAINER[:PREFIX] MOUNTPOINT   mount (foreground unless --daemon)
   swiftfs status MOUNTPOINT                             dirty/uploading/failed files, queue, cache use
-  swiftfs sync MOUNTPOINT                               wait until everything written is in Swift
+  swiftfs sync [--progress] MOUNTPOINT                  wait until everything written is in Swift
+  swiftfs import [flags] SRC_DIR CONTAINER[:PREFIX]     copy a local tree into Swift as a mount stores it ('swiftfs import --help')
   swiftfs registry build|check CONTAINER[:PREFIX] ...   build or check an SQLite registry ('swiftfs registry help')
   swiftfs flags                                         the mount flags as a Markdown table
   swiftfs version
@@ -62,7 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status":
 		err = cmdStatus(args[1:], stdout)
 	case "sync":
-		err = cmdSync(args[1:], stdout)
+		err = cmdSync(args[1:], stdout, stderr)
+	case "import":
+		err = cmdImport(args[1:], stdout, stderr)
 	case "registry":
 		err = cmdRegistry(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
