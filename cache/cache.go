@@ -157,7 +157,8 @@ type Cache struct {
 
 	gcSeq atomic.Uint64 // names gc files
 
-	wb *writeback
+	wb        *writeback
+	conflicts conflictLog
 }
 
 // New opens (or creates) the cache in opts.Dir, recovering entries a
@@ -923,6 +924,9 @@ type Stats struct {
 	Uploading  int
 	Failed     int
 	DirtyBytes int64
+	// Conflicts are the uploads diverted to conflict copies since the
+	// mount began (the latest maxConflicts).
+	Conflicts []Conflict `json:",omitempty"`
 }
 
 // FileState describes one dirty file.
@@ -944,7 +948,8 @@ type FileState struct {
 // Stats reports the cache's state.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
-	s := Stats{UsedBytes: c.used, MaxBytes: c.opts.MaxBytes, Entries: len(c.entries), Hits: c.hits, Misses: c.misses}
+	s := Stats{UsedBytes: c.used, MaxBytes: c.opts.MaxBytes, Entries: len(c.entries), Hits: c.hits, Misses: c.misses,
+		Conflicts: c.conflicts.list()}
 	var es []*Entry
 	for _, e := range c.entries {
 		es = append(es, e)
@@ -1001,7 +1006,9 @@ func (c *Cache) live() []*Entry {
 }
 
 // SyncAll uploads every dirty entry now (Uploaders at a time) and waits
-// until each one is durable in Swift, or returns the first failure.
+// until each one is durable in Swift, or returns the first failure. Uploads
+// diverted to conflict copies since the last SyncAll (in the background
+// too) make it fail, naming the copies, once.
 func (c *Cache) SyncAll(ctx context.Context) error {
 	var (
 		mu    sync.Mutex
@@ -1039,6 +1046,9 @@ func (c *Cache) SyncAll(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := c.conflicts.take(); err != nil && (first == nil || errors.Is(first, ErrConflict)) {
+		first = err
+	}
 	return first
 }
 
