@@ -105,6 +105,8 @@ type Options struct {
 	// checkInvariants makes every change of the accounting check the
 	// invariants (tests).
 	checkInvariants bool
+	// recordFault, when set, fails the writing of a record (tests).
+	recordFault func(name string) error
 }
 
 // Cache is the local disk cache of whole objects and the write-back queue.
@@ -471,9 +473,10 @@ var errWait = errors.New("cache: wait for deletions")
 // reservation (another process may be filling the file system).
 const maxRoomWaits = 100
 
-// roomLocked checks whether n more bytes fit the budget and, with MinFree,
-// the file system (free is a recent freeSpace; bytes reserved for
-// downloads and not written yet count as used). When they do not, it
+// roomLocked checks whether n more bytes fit the budget and the file
+// system, keeping MinFree plus recordRoom free there (free is a recent
+// freeSpace; bytes reserved for downloads and not written yet count as
+// used). When they do not, it
 // evicts clean unpinned entries (oldest first) and returns errWait when
 // that, or the deletions already running, will make room, else
 // ErrNoSpace (evicting nothing). LOCKS_REQUIRED(c.mu)
@@ -486,7 +489,7 @@ func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 		short = c.used + n - max
 	}
 	if free >= 0 {
-		short = max(short, c.opts.MinFree-(free-c.inflight.Load()-n))
+		short = max(short, c.opts.MinFree+recordRoom-(free-c.inflight.Load()-n))
 	}
 	if short <= 0 {
 		return nil, nil
@@ -501,12 +504,15 @@ func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 	return victims, errWait
 }
 
+// recordRoom is free space on the cache file system that content
+// (downloads, writes) never takes, below Options.MinFree: the durable
+// records of dirty entries (a few KiB each, rewritten through a temporary
+// file) must always find room, or a crash could lose what they describe.
+const recordRoom = 1 << 20
+
 // freeSpace returns the free bytes of the cache file system (-1 when
-// unknown or MinFree is not set).
+// unknown).
 func (c *Cache) freeSpace() int64 {
-	if c.opts.MinFree <= 0 {
-		return -1
-	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(c.dir, &st); err != nil {
 		return -1

@@ -175,7 +175,7 @@ func (w *writeback) dropSegments(ctx context.Context, e *Entry, names []string) 
 	}
 	e.journal = left
 	if err := e.saveRecordLocked(); err != nil {
-		c.log.Warn("cache record not saved", "object", e.name, "err", err)
+		e.recordNotSavedLocked(err)
 	}
 }
 

@@ -418,7 +418,7 @@ func (w *writeback) committedLocked(e *Entry, s snapshot, res putResult, ce *Con
 		return
 	}
 	if err := e.saveRecordLocked(); err != nil {
-		c.log.Warn("cache record not saved", "object", s.name, "err", err)
+		e.recordNotSavedLocked(err)
 	}
 	if clean {
 		c.mu.Lock()
