@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -14,10 +15,10 @@ import (
 // needs it fails, and a change made without it (attributes) makes the
 // entry's next write fail until the record is written.
 func TestRecordNotSaved(t *testing.T) {
-	var fail bool
+	var fail atomic.Bool
 	ev := newEnv(t, func(o *Options) {
 		o.recordFault = func(string) error {
-			if fail {
+			if fail.Load() {
 				return fmt.Errorf("injected: %w", syscall.ENOSPC)
 			}
 			return nil
@@ -42,7 +43,7 @@ func TestRecordNotSaved(t *testing.T) {
 		{"next write, room again", false, func() error { _, err := e.WriteAt([]byte("b"), 1); return err }, false},
 	}
 	for _, st := range steps {
-		fail = st.fail
+		fail.Store(st.fail)
 		err := st.op()
 		if (err != nil) != st.wantErr || (err != nil && !errors.Is(err, syscall.ENOSPC)) {
 			t.Fatalf("%s: err %v, want error %v (ENOSPC)", st.name, err, st.wantErr)
@@ -51,6 +52,7 @@ func TestRecordNotSaved(t *testing.T) {
 	if !strings.Contains(ev.log.String(), `level=ERROR msg="cache record not saved`) {
 		t.Errorf("no ERROR line for the record not saved; log:\n%s", ev.log.String())
 	}
+	ev.faults.add("put", "", swiftErr("put", 503), -1) // it stays dirty after the restart
 	ev.restart()
 	r := ev.c.Lookup("f")
 	if r == nil || !r.Dirty() {
@@ -141,4 +143,3 @@ func TestRecordRoomTmpfs(t *testing.T) {
 		t.Errorf("big not recovered with its %d bytes", off)
 	}
 }
-
