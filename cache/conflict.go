@@ -48,25 +48,43 @@ var errTheirs = errors.New("cache: another client created the object")
 // object in Swift first (HEAD, ETag; the compare half of a compare-and-swap
 // Swift does not offer): when another client changed or deleted it, the
 // upload goes to a conflict copy instead.
-func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string, size int64) (target string, createOnly bool, ce *ConflictError, err error) {
+func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string) (createOnly bool, ce *ConflictError, err error) {
 	e.mu.Lock()
 	base := e.remoteETag
 	e.mu.Unlock()
 	if base == "" {
-		return name, true, nil, nil
+		return true, nil, nil
 	}
 	same, st, err := swiftclient.IsVersion(ctx, w.c.client, name, base)
-	if err != nil {
-		return "", false, nil, err
-	}
-	if same {
-		return name, false, nil, nil
+	if err != nil || same {
+		return false, nil, err
 	}
 	ce = w.conflict(name, base, st.ETag)
 	if st.Name != "" {
 		ce.theirs = &st
 	}
-	return ce.Copy, false, ce, nil
+	return false, ce, nil
+}
+
+// maxCopyNames bounds the names tried for one conflict copy.
+const maxCopyNames = 100
+
+// sendCopy uploads s as the conflict copy ce names, create-only: another
+// mount on the same host may divert its upload of the same name in the
+// same second, so a taken name gets a suffix ("-2", "-3", ...). It returns
+// ce as the error when the copy is written.
+func (w *writeback) sendCopy(ctx context.Context, e *Entry, s snapshot, ce *ConflictError, f *os.File, size int64, meta map[string]string) (putResult, error) {
+	first := ce.Copy
+	for i := 2; ; i++ {
+		res, err := w.send(ctx, e, s, ce.Copy, f, size, meta, true)
+		switch {
+		case err == nil:
+			return res, ce
+		case !errors.Is(err, swiftclient.ErrPreconditionFailed) || i > maxCopyNames:
+			return res, err
+		}
+		ce.Copy = fmt.Sprintf("%s-%d", first, i)
+	}
 }
 
 // conflict names the conflict copy of name: "<name>.conflict-<host>-<UTC

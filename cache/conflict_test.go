@@ -143,3 +143,33 @@ func (l *lostAnswer) Put(ctx context.Context, name string, body io.ReadSeeker, s
 	}
 	return info, err
 }
+
+// Two mounts on one host diverting the same name in the same second get
+// two conflict copies, not one overwritten by the other.
+func TestConflictCopyNameTaken(t *testing.T) {
+	now := time.Date(2026, 11, 25, 19, 1, 2, 0, time.UTC)
+	ev := newEnv(t, func(o *Options) {
+		o.CheckConflict = func(string) bool { return true }
+		o.WriteBackDelay = time.Hour
+		o.Now = func() time.Time { return now }
+	})
+	info := ev.remote("f", []byte("base"))
+	e, _ := ev.c.Open("f", info, false)
+	readAll(context.Background(), e)
+	e.WriteAt([]byte("ours"), 0)
+	ev.remote("f", []byte("theirs"))
+	taken := ev.c.wb.conflict("f", "", "").Copy
+	ev.remote(taken, []byte("the other mount's copy"))
+	err := e.Sync(context.Background())
+	ev.c.Release(e)
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Copy != taken+"-2" {
+		t.Fatalf("Sync: %v, want a conflict copy %q", err, taken+"-2")
+	}
+	if got, _ := ev.data(taken); got != "the other mount's copy" {
+		t.Errorf("the other copy was overwritten: %q", got)
+	}
+	if got, _ := ev.data(ce.Copy); got != "ours" {
+		t.Errorf("%s holds %q", ce.Copy, got)
+	}
+}

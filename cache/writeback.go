@@ -469,19 +469,20 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 		}
 	}
 	var conflict *ConflictError
-	target, createOnly := s.name, false
+	createOnly := false
 	if c.opts.CheckConflict != nil && c.opts.CheckConflict(s.name) {
 		var err error
-		if target, createOnly, conflict, err = w.checkConflict(ctx, e, s.name, size); err != nil {
+		if createOnly, conflict, err = w.checkConflict(ctx, e, s.name); err != nil {
 			return putResult{}, err
 		}
 	}
-	if conflict == nil {
-		if err := w.supersede(ctx, e, s.name); err != nil {
-			return putResult{}, err
-		}
+	if conflict != nil {
+		return w.sendCopy(ctx, e, s, conflict, f, size, meta)
 	}
-	res, err := w.send(ctx, e, s, target, f, size, meta, createOnly)
+	if err := w.supersede(ctx, e, s.name); err != nil {
+		return putResult{}, err
+	}
+	res, err := w.send(ctx, e, s, s.name, f, size, meta, createOnly)
 	if createOnly && errors.Is(err, swiftclient.ErrPreconditionFailed) {
 		// Another writer created the name first.
 		var theirs swiftclient.ObjectInfo
@@ -491,11 +492,8 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 		if errors.Is(err, errTheirs) {
 			conflict = w.conflict(s.name, "", theirs.ETag)
 			conflict.theirs = &theirs
-			res, err = w.send(ctx, e, s, conflict.Copy, f, size, meta, false)
+			return w.sendCopy(ctx, e, s, conflict, f, size, meta)
 		}
-	}
-	if err == nil && conflict != nil {
-		err = conflict
 	}
 	return res, err
 }
