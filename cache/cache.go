@@ -93,10 +93,12 @@ type Options struct {
 	// ErrNotReady postpones the upload (retried with backoff).
 	PrepareUpload func(ctx context.Context, name string, src *os.File, size int64) (Prepared, error)
 	// CheckConflict, when it returns true for a name, makes the upload
-	// first compare the object in Swift with the version this copy came
-	// from. When another client changed it, our content is uploaded as a
-	// conflict copy "<name>.conflict-<host>-<time>" instead, the other
-	// version stays, and the failure is reported (ErrConflict).
+	// guard against another writer: create-only for a copy of no object,
+	// else a compare with the version this copy came from. When another
+	// client changed or created it, our content is uploaded as a conflict
+	// copy "<name>.conflict-<host>-<time>" instead, the other version
+	// stays, and the failure is reported (ErrConflict). See "Conflicts" in
+	// the package documentation.
 	CheckConflict func(name string) bool
 	Logger        *slog.Logger
 	// Now is the clock (time.Now by default).
