@@ -173,3 +173,40 @@ func TestConflictCopyNameTaken(t *testing.T) {
 		t.Errorf("%s holds %q", ce.Copy, got)
 	}
 }
+
+// With --write-back=sync the last close reports the conflict.
+func TestConflictAtSyncClose(t *testing.T) {
+	ev := newEnv(t, func(o *Options) {
+		o.CheckConflict = func(string) bool { return true }
+		o.SyncWriteBack = true
+	})
+	e, _ := ev.c.Open("f", nil, true)
+	e.WriteAt([]byte("ours"), 0)
+	ev.remote("f", []byte("theirs"))
+	if err := ev.c.Release(e); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Release: %v, want ErrConflict", err)
+	}
+	if got, _ := ev.data("f"); got != "theirs" {
+		t.Errorf("their version: %q", got)
+	}
+	if n := len(ev.names("f.conflict-")); n != 1 {
+		t.Errorf("%d conflict copies, want 1", n)
+	}
+}
+
+// --on-conflict=overwrite (CheckConflict false for the name): the last
+// upload wins, with no HEAD and no precondition.
+func TestConflictOff(t *testing.T) {
+	ev := newEnv(t, func(o *Options) { o.WriteBackDelay = time.Hour })
+	e, _ := ev.c.Open("f", nil, true)
+	e.WriteAt([]byte("ours"), 0)
+	ev.remote("f", []byte("theirs"))
+	ev.fake.ResetCounts()
+	if err := e.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ev.c.Release(e)
+	if got, _ := ev.data("f"); got != "ours" || ev.fake.Count("stat") != 0 {
+		t.Errorf("Swift holds %q after %d HEADs, want ours after none", got, ev.fake.Count("stat"))
+	}
+}
