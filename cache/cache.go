@@ -815,9 +815,10 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 // entry came from Swift. The caller should then delete oldName; a file created here
 // and never uploaded has nothing to delete (the Butler's temp names).
 func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist bool, err error) {
+	overOwn := false
 	for {
-		if oldName != newName {
-			c.Remove(newName)
+		if oldName != newName && c.remove(newName) {
+			overOwn = true
 		}
 		c.mu.Lock()
 		e := c.byName[oldName]
@@ -846,6 +847,9 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 		c.unpinLocked(e)
 		c.unlockChecked()
 		dirty = e.dirty
+		if overOwn && dirty {
+			e.overOwn = true
+		}
 		mayExist = e.putTried || e.remoteETag != "" // putTried covers uploads stopped or finished
 		if dirty || (e.complete && e.err == nil) {
 			err = e.saveRecordLocked()
@@ -862,13 +866,18 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 // on the last close. The SLO segments the entry wrote (of its last upload,
 // and of unfinished ones) are deleted in the background; the caller
 // deletes the object itself.
-func (c *Cache) Remove(name string) {
+func (c *Cache) Remove(name string) { c.remove(name) }
+
+// remove is Remove; it reports whether an upload of the removed entry may
+// have put an object under name that is still there (begun since its last
+// commit, stopped or failed after its PUT may have landed).
+func (c *Cache) remove(name string) (ownMayExist bool) {
 	for {
 		c.mu.Lock()
 		e := c.byName[name]
 		if e == nil {
 			c.mu.Unlock()
-			return
+			return false
 		}
 		c.pinLocked(e)
 		c.mu.Unlock()
@@ -889,6 +898,7 @@ func (c *Cache) Remove(name string) {
 		// the object is ours to delete (the caller may not know it
 		// exists), before a rename puts something else there.
 		uploaded := e.commits != commits
+		ownMayExist = e.unconfirmed && !uploaded
 		large := e.remoteLarge
 		if e.dirty {
 			e.dirty = false
@@ -916,7 +926,7 @@ func (c *Cache) Remove(name string) {
 					"object", name, "err", err)
 			}
 		}
-		return
+		return ownMayExist
 	}
 }
 

@@ -50,8 +50,11 @@ var errTheirs = errors.New("cache: another client created the object")
 // upload goes to a conflict copy instead.
 func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string) (createOnly bool, ce *ConflictError, err error) {
 	e.mu.Lock()
-	base := e.remoteETag
+	base, overOwn := e.remoteETag, e.overOwn
 	e.mu.Unlock()
+	if overOwn {
+		return false, nil, nil
+	}
 	if base == "" {
 		return true, nil, nil
 	}

@@ -210,3 +210,55 @@ func TestConflictOff(t *testing.T) {
 		t.Errorf("Swift holds %q after %d HEADs, want ours after none", got, ev.fake.Count("stat"))
 	}
 }
+
+// A file renamed over one of ours whose upload was stopped after its PUT
+// landed (the Butler renaming temps over a final name faster than the
+// uploads): the object there is our own old version, no conflict.
+func TestConflictRenameOverOwnLandedUpload(t *testing.T) {
+	var hang atomic.Bool
+	ev := newEnvWith(t, func(o *Options) {
+		o.CheckConflict = func(string) bool { return true }
+		o.WriteBackDelay = time.Hour
+	}, func(tc *testClient) swiftclient.Client { return &landThenHang{testClient: tc, hang: &hang} })
+	old, _ := ev.c.Open("final", nil, true)
+	old.WriteAt([]byte("version 1"), 0)
+	hang.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- old.Sync(context.Background()) }()
+	waitFor(t, "version 1 in Swift", func() bool { got, _ := ev.data("final"); return got == "version 1" })
+	tmp, _ := ev.c.Open("tmp", nil, true)
+	tmp.WriteAt([]byte("version 2"), 0)
+	hang.Store(false)
+	if _, dirty, _, err := ev.c.RenameEntry("tmp", "final"); err != nil || !dirty {
+		t.Fatalf("RenameEntry: dirty %v, %v", dirty, err)
+	}
+	<-done
+	ev.c.Release(old)
+	if err := tmp.Sync(context.Background()); err != nil {
+		t.Fatalf("upload of the renamed file: %v", err)
+	}
+	ev.c.Release(tmp)
+	if got, _ := ev.data("final"); got != "version 2" {
+		t.Errorf("final holds %q, want version 2", got)
+	}
+	if n := len(ev.names("final.conflict-")); n != 0 {
+		t.Errorf("%d conflict copies of our own version", n)
+	}
+}
+
+// landThenHang lets a Put reach the fake, then, while hang is set, holds
+// its answer until the context ends (an upload stopped after its PUT
+// landed).
+type landThenHang struct {
+	*testClient
+	hang *atomic.Bool
+}
+
+func (l *landThenHang) Put(ctx context.Context, name string, body io.ReadSeeker, size int64, opts swiftclient.PutOptions) (swiftclient.ObjectInfo, error) {
+	info, err := l.testClient.Put(ctx, name, body, size, opts)
+	if err == nil && l.hang.Load() {
+		<-ctx.Done()
+		return swiftclient.ObjectInfo{}, &swiftclient.Error{Kind: swiftclient.ErrUnavailable, Op: "put", Name: name, Err: ctx.Err()}
+	}
+	return info, err
+}

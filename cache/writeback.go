@@ -265,6 +265,7 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 	done := make(chan struct{})
 	e.uploading, e.uploadDone, e.uploadCancel = true, done, cancel
 	e.putTried = true
+	e.unconfirmed = true
 	s := snapshot{gen: e.gen, name: e.name, f: e.f, size: e.size, ct: e.contentType, meta: e.meta}
 	e.mu.Unlock()
 
@@ -387,6 +388,7 @@ func (w *writeback) committedLocked(e *Entry, s snapshot, res putResult, ce *Con
 	e.superseded = false
 	e.segments = nil
 	if ce == nil {
+		e.unconfirmed, e.overOwn = false, false
 		e.commits++
 		e.segments = res.written
 		e.remoteETag = res.info.ETag
