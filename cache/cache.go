@@ -894,9 +894,10 @@ func (c *Cache) remove(name string) (ownMayExist bool) {
 			e.mu.Unlock()
 			continue
 		}
-		// The upload stopped may have reached Swift all the same: then
-		// the object is ours to delete (the caller may not know it
-		// exists), before a rename puts something else there.
+		// The upload stopped (or failed) may have reached Swift all the
+		// same: then the object is ours to delete (the caller may not
+		// know it exists), before a rename puts something else there
+		// (or it would come back after an unlink).
 		uploaded := e.commits != commits
 		ownMayExist = e.unconfirmed && !uploaded
 		large := e.remoteLarge
@@ -917,7 +918,7 @@ func (c *Cache) remove(name string) (ownMayExist bool) {
 		c.forgetRecordLocked(e)
 		e.mu.Unlock()
 		c.wb.cancel(e)
-		if uploaded {
+		if uploaded || ownMayExist {
 			ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 			err := c.client.Delete(ctx, name, swiftclient.DeleteOptions{MultipartManifest: large})
 			cancel()
