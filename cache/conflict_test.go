@@ -262,3 +262,35 @@ func (l *landThenHang) Put(ctx context.Context, name string, body io.ReadSeeker,
 	}
 	return info, err
 }
+
+// A large object created under a name another writer created first: its
+// manifest is refused (412) and the segments already uploaded serve the
+// conflict copy's manifest (no segment is uploaded twice).
+func TestConflictNewLargeObject(t *testing.T) {
+	ev := newEnv(t, func(o *Options) {
+		o.CheckConflict = func(string) bool { return true }
+		o.SegmentSize = 64 << 10
+		o.WriteBackDelay = time.Hour
+	})
+	data := randBytes(200 << 10)
+	e, _ := ev.c.Open("big", nil, true)
+	e.WriteAt(data, 0)
+	ev.remote("big", []byte("theirs"))
+	ev.fake.ResetCounts()
+	err := e.Sync(context.Background())
+	ev.c.Release(e)
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Sync: %v, want a ConflictError", err)
+	}
+	if got, _ := ev.data("big"); got != "theirs" {
+		t.Errorf("their version: %q", got)
+	}
+	if got, _ := ev.data(ce.Copy); got != string(data) {
+		t.Errorf("conflict copy %s: %d bytes, want our %d", ce.Copy, len(got), len(data))
+	}
+	// 4 segments, the refused manifest, the copy's manifest.
+	if n := ev.fake.Count("put"); n != 6 {
+		t.Errorf("%d PUTs, want 6 (4 segments uploaded once, 2 manifests)", n)
+	}
+}
