@@ -868,9 +868,10 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 // deletes the object itself.
 func (c *Cache) Remove(name string) { c.remove(name) }
 
-// remove is Remove; it reports whether an upload of the removed entry may
-// have put an object under name that is still there (begun since its last
-// commit, stopped or failed after its PUT may have landed).
+// remove is Remove; it reports whether the removed entry was a version
+// of ours not known to be in Swift (dirty, or an upload begun since its
+// last commit that may have landed): the object under name may then be
+// ours, which no check could tell from another writer's.
 func (c *Cache) remove(name string) (ownMayExist bool) {
 	for {
 		c.mu.Lock()
@@ -894,12 +895,13 @@ func (c *Cache) remove(name string) (ownMayExist bool) {
 			e.mu.Unlock()
 			continue
 		}
-		// The upload stopped (or failed) may have reached Swift all the
-		// same: then the object is ours to delete (the caller may not
-		// know it exists), before a rename puts something else there
-		// (or it would come back after an unlink).
+		// The upload stopped may have reached Swift all the same: then
+		// the object is ours to delete (the caller may not know it
+		// exists), before a rename puts something else there.
 		uploaded := e.commits != commits
-		ownMayExist = e.unconfirmed && !uploaded
+		// A version of ours was pending: the object under name may be
+		// its upload (landed, stopped after its PUT, or an older one).
+		ownMayExist = (e.dirty || e.unconfirmed) && !uploaded
 		large := e.remoteLarge
 		if e.dirty {
 			e.dirty = false
@@ -918,7 +920,7 @@ func (c *Cache) remove(name string) (ownMayExist bool) {
 		c.forgetRecordLocked(e)
 		e.mu.Unlock()
 		c.wb.cancel(e)
-		if uploaded || ownMayExist {
+		if uploaded {
 			ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 			err := c.client.Delete(ctx, name, swiftclient.DeleteOptions{MultipartManifest: large})
 			cancel()

@@ -141,12 +141,13 @@
 // keep their own paths (segments are hashed before each PUT).
 //
 // Rename and Remove stop an upload in flight. After a rename the entry is
-// uploaded under its new name. When an upload since the entry's last
-// commit (stopped, or failed) may have reached Swift all the same, Remove
-// deletes that object before it returns (the caller may not know it
-// exists, and a rename may put another object there next, whose upload
-// would take ours for another writer's; when the DELETE fails, the renamed
-// entry's next upload overwrites without a conflict check, Entry.overOwn).
+// uploaded under its new name. When a stopped upload reached Swift all the
+// same, Remove deletes that object before it returns (the caller may not
+// know it exists, and a rename may put another object there next). An
+// entry renamed over a version of ours still pending (dirty, or whose
+// upload may have landed) is uploaded without a conflict check
+// (Entry.overOwn): what Swift holds there may be our own, which no check
+// could tell from another writer's.
 //
 // Open treats a caller that saw no object in Swift, while the cache has a
 // copy that is (or came from) one, as having an older view (typically a

@@ -90,10 +90,10 @@ type Entry struct {
 	// unconfirmed: an upload began since the last one that committed
 	// (its PUT may have landed, whatever it returned). GUARDED_BY(mu)
 	unconfirmed bool
-	// overOwn: renamed over an entry of this mount whose PUT may have
-	// landed (unconfirmed): the object under the name may be our own
-	// version, which no check could tell from another writer's, so the
-	// next upload overwrites without one. GUARDED_BY(mu)
+	// overOwn: renamed over an entry of this mount still pending (dirty,
+	// or unconfirmed): the object under the name may be our own version,
+	// which no check could tell from another writer's, so the next upload
+	// overwrites without one. GUARDED_BY(mu)
 	overOwn bool
 	// unsaved: the last record write failed (the durable record is older
 	// than the entry's state). GUARDED_BY(mu)
