@@ -66,7 +66,7 @@ check-imports:
 	@scripts/check-imports.sh
 
 unit:
-	$(GO) test -race -count=1 ./...
+	SWIFTFS_TEST_REQUIRE_ROOT=1 $(GO) test -race -count=1 ./...
 
 test: vet unit integration
 

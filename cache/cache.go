@@ -93,10 +93,12 @@ type Options struct {
 	// ErrNotReady postpones the upload (retried with backoff).
 	PrepareUpload func(ctx context.Context, name string, src *os.File, size int64) (Prepared, error)
 	// CheckConflict, when it returns true for a name, makes the upload
-	// first compare the object in Swift with the version this copy came
-	// from. When another client changed it, our content is uploaded as a
-	// conflict copy "<name>.conflict-<host>-<time>" instead, the other
-	// version stays, and the failure is reported (ErrConflict).
+	// guard against another writer: create-only for a copy of no object,
+	// else a compare with the version this copy came from. When another
+	// client changed or created it, our content is uploaded as a conflict
+	// copy "<name>.conflict-<host>-<time>" instead, the other version
+	// stays, and the failure is reported (ErrConflict). See "Conflicts" in
+	// the package documentation.
 	CheckConflict func(name string) bool
 	Logger        *slog.Logger
 	// Now is the clock (time.Now by default).
@@ -105,6 +107,8 @@ type Options struct {
 	// checkInvariants makes every change of the accounting check the
 	// invariants (tests).
 	checkInvariants bool
+	// recordFault, when set, fails the writing of a record (tests).
+	recordFault func(name string) error
 }
 
 // Cache is the local disk cache of whole objects and the write-back queue.
@@ -144,7 +148,6 @@ type Cache struct {
 	// hitBytes and missBytes are the sizes of the objects opened from the
 	// cache and of those downloaded for an Open. GUARDED_BY(mu)
 	hitBytes, missBytes int64
-	conflicts           atomic.Int64 // uploads diverted to a conflict copy
 	// INVARIANT: used == sum of e.charged over entries + dropping.
 	// INVARIANT: used <= MaxBytes, except after a recovery found more
 	//   dirty data than the budget (then nothing new is admitted until
@@ -161,7 +164,8 @@ type Cache struct {
 
 	gcSeq atomic.Uint64 // names gc files
 
-	wb *writeback
+	wb        *writeback
+	conflicts conflictLog
 }
 
 // New opens (or creates) the cache in opts.Dir, recovering entries a
@@ -474,9 +478,10 @@ var errWait = errors.New("cache: wait for deletions")
 // reservation (another process may be filling the file system).
 const maxRoomWaits = 100
 
-// roomLocked checks whether n more bytes fit the budget and, with MinFree,
-// the file system (free is a recent freeSpace; bytes reserved for
-// downloads and not written yet count as used). When they do not, it
+// roomLocked checks whether n more bytes fit the budget and the file
+// system, keeping MinFree plus recordRoom free there (free is a recent
+// freeSpace; bytes reserved for downloads and not written yet count as
+// used). When they do not, it
 // evicts clean unpinned entries (oldest first) and returns errWait when
 // that, or the deletions already running, will make room, else
 // ErrNoSpace (evicting nothing). LOCKS_REQUIRED(c.mu)
@@ -489,7 +494,7 @@ func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 		short = c.used + n - max
 	}
 	if free >= 0 {
-		short = max(short, c.opts.MinFree-(free-c.inflight.Load()-n))
+		short = max(short, c.opts.MinFree+recordRoom-(free-c.inflight.Load()-n))
 	}
 	if short <= 0 {
 		return nil, nil
@@ -504,12 +509,15 @@ func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 	return victims, errWait
 }
 
+// recordRoom is free space on the cache file system that content
+// (downloads, writes) never takes, below Options.MinFree: the durable
+// records of dirty entries (a few KiB each, rewritten through a temporary
+// file) must always find room, or a crash could lose what they describe.
+const recordRoom = 1 << 20
+
 // freeSpace returns the free bytes of the cache file system (-1 when
-// unknown or MinFree is not set).
+// unknown).
 func (c *Cache) freeSpace() int64 {
-	if c.opts.MinFree <= 0 {
-		return -1
-	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(c.dir, &st); err != nil {
 		return -1
@@ -817,9 +825,10 @@ func (c *Cache) Rename(oldName, newName string) (moved, dirty bool, err error) {
 // entry came from Swift. The caller should then delete oldName; a file created here
 // and never uploaded has nothing to delete (the Butler's temp names).
 func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist bool, err error) {
+	overOwn := false
 	for {
-		if oldName != newName {
-			c.Remove(newName)
+		if oldName != newName && c.remove(newName) {
+			overOwn = true
 		}
 		c.mu.Lock()
 		e := c.byName[oldName]
@@ -848,6 +857,9 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 		c.unpinLocked(e)
 		c.unlockChecked()
 		dirty = e.dirty
+		if overOwn && dirty {
+			e.overOwn = true
+		}
 		mayExist = e.putTried || e.remoteETag != "" // putTried covers uploads stopped or finished
 		if dirty || (e.complete && e.err == nil) {
 			err = e.saveRecordLocked()
@@ -864,13 +876,19 @@ func (c *Cache) RenameEntry(oldName, newName string) (moved, dirty, mayExist boo
 // on the last close. The SLO segments the entry wrote (of its last upload,
 // and of unfinished ones) are deleted in the background; the caller
 // deletes the object itself.
-func (c *Cache) Remove(name string) {
+func (c *Cache) Remove(name string) { c.remove(name) }
+
+// remove is Remove; it reports whether the removed entry was a version
+// of ours not known to be in Swift (dirty, or an upload begun since its
+// last commit that may have landed): the object under name may then be
+// ours, which no check could tell from another writer's.
+func (c *Cache) remove(name string) (ownMayExist bool) {
 	for {
 		c.mu.Lock()
 		e := c.byName[name]
 		if e == nil {
 			c.mu.Unlock()
-			return
+			return false
 		}
 		c.pinLocked(e)
 		c.mu.Unlock()
@@ -891,6 +909,9 @@ func (c *Cache) Remove(name string) {
 		// the object is ours to delete (the caller may not know it
 		// exists), before a rename puts something else there.
 		uploaded := e.commits != commits
+		// A version of ours was pending: the object under name may be
+		// its upload (landed, stopped after its PUT, or an older one).
+		ownMayExist = (e.dirty || e.unconfirmed) && !uploaded
 		large := e.remoteLarge
 		if e.dirty {
 			e.dirty = false
@@ -918,7 +939,7 @@ func (c *Cache) Remove(name string) {
 					"object", name, "err", err)
 			}
 		}
-		return
+		return ownMayExist
 	}
 }
 
@@ -931,12 +952,17 @@ type Stats struct {
 	Misses     int64
 	HitBytes   int64 // sizes of the objects opened from the cache
 	MissBytes  int64 // sizes of the objects downloaded for an Open
-	Conflicts  int64 // uploads diverted to a conflict copy since the start
 	Dirty      []FileState
 	QueueLen   int
 	Uploading  int
 	Failed     int
 	DirtyBytes int64
+	// Conflicts are the uploads diverted to conflict copies since the
+	// mount began (the latest maxConflicts).
+	Conflicts []Conflict `json:",omitempty"`
+	// ConflictsTotal counts every upload diverted to a conflict copy since
+	// the mount began (Conflicts keeps only the latest).
+	ConflictsTotal int64 `json:",omitempty"`
 }
 
 // FileState describes one dirty file.
@@ -963,7 +989,7 @@ type FileState struct {
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	s := Stats{UsedBytes: c.used, MaxBytes: c.opts.MaxBytes, Entries: len(c.entries), Hits: c.hits, Misses: c.misses,
-		HitBytes: c.hitBytes, MissBytes: c.missBytes, Conflicts: c.conflicts.Load()}
+		HitBytes: c.hitBytes, MissBytes: c.missBytes, Conflicts: c.conflicts.list(), ConflictsTotal: c.conflicts.count()}
 	var es []*Entry
 	for _, e := range c.entries {
 		es = append(es, e)
@@ -1020,7 +1046,9 @@ func (c *Cache) live() []*Entry {
 }
 
 // SyncAll uploads every dirty entry now (Uploaders at a time) and waits
-// until each one is durable in Swift, or returns the first failure.
+// until each one is durable in Swift, or returns the first failure. Uploads
+// diverted to conflict copies since the last SyncAll (in the background
+// too) make it fail, naming the copies, once.
 func (c *Cache) SyncAll(ctx context.Context) error {
 	var (
 		mu    sync.Mutex
@@ -1058,6 +1086,9 @@ func (c *Cache) SyncAll(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := c.conflicts.take(); err != nil && (first == nil || errors.Is(first, ErrConflict)) {
+		first = err
+	}
 	return first
 }
 

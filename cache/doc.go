@@ -143,7 +143,11 @@
 // Rename and Remove stop an upload in flight. After a rename the entry is
 // uploaded under its new name. When a stopped upload reached Swift all the
 // same, Remove deletes that object before it returns (the caller may not
-// know it exists, and a rename may put another object there next).
+// know it exists, and a rename may put another object there next). An
+// entry renamed over a version of ours still pending (dirty, or whose
+// upload may have landed) is uploaded without a conflict check
+// (Entry.overOwn): what Swift holds there may be our own, which no check
+// could tell from another writer's.
 //
 // Open treats a caller that saw no object in Swift, while the cache has a
 // copy that is (or came from) one, as having an older view (typically a
@@ -193,12 +197,23 @@
 //
 // # Conflicts
 //
-// When Options.CheckConflict says so for a name, an upload first compares
-// the object in Swift with the version the copy came from (HEAD, ETag).
-// When another client changed or deleted it, our content is uploaded as
-// "<name>.conflict-<host>-<time>" instead, their version is kept, and the
-// upload reports a [ConflictError] (errors.Is ErrConflict). A closed entry
-// is then forgotten, so that the next Open reads their version.
+// When Options.CheckConflict says so for a name (every name, unless
+// --on-conflict=overwrite), an upload guards against another writer
+// (conflict.go). A copy of no object (the entry's remoteETag is "": created
+// here, or renamed onto a name the listing did not have) is uploaded with
+// "If-None-Match: *", at no extra request; a 412 is then compared with our
+// content (our own earlier PUT whose answer was lost counts as success). A
+// copy of a version is compared with the object in Swift first (HEAD,
+// ETag). When another client changed, deleted or created the object, our
+// content is uploaded, create-only, as "<name>.conflict-<host>-<time>"
+// (with "-2", "-3"... when that name is taken), their version is kept, the
+// upload reports a [ConflictError] (errors.Is ErrConflict), Stats lists it
+// and the next SyncAll fails naming it. A closed entry is then forgotten,
+// so that the next Open reads their version.
+//
+// Records need room: content never takes the last recordRoom (1 MiB)
+// above Options.MinFree, and an entry whose record could not be written
+// (Entry.unsaved) fails its next change until the record is written.
 //
 // # Locking
 //

@@ -115,7 +115,7 @@ retry:
 		e.avail = e.size
 		if !e.dirty {
 			if serr := e.saveRecordLocked(); serr != nil {
-				c.log.Warn("cache record not saved", "object", e.name, "err", serr)
+				e.recordNotSavedLocked(serr)
 			}
 		}
 	}

@@ -88,6 +88,17 @@ type Entry struct {
 	// partial is what a failed SLO upload achieved, for the next attempt
 	// to resume (its segments are in the journal). GUARDED_BY(mu)
 	partial *sloPartial
+	// unconfirmed: an upload began since the last one that committed
+	// (its PUT may have landed, whatever it returned). GUARDED_BY(mu)
+	unconfirmed bool
+	// overOwn: renamed over an entry of this mount still pending (dirty,
+	// or unconfirmed): the object under the name may be our own version,
+	// which no check could tell from another writer's, so the next upload
+	// overwrites without one. GUARDED_BY(mu)
+	overOwn bool
+	// unsaved: the last record write failed (the durable record is older
+	// than the entry's state). GUARDED_BY(mu)
+	unsaved bool
 }
 
 // sloPartial describes the segments of an SLO upload that did not
@@ -204,7 +215,7 @@ func (e *Entry) SetAttrs(contentType string, meta map[string]string) {
 	if e.dirty {
 		e.gen++
 		if err := e.saveRecordLocked(); err != nil {
-			e.c.log.Warn("cache record not saved", "object", e.name, "err", err)
+			e.recordNotSavedLocked(err)
 		}
 	}
 }
@@ -302,7 +313,16 @@ func (e *Entry) markDirtyLocked() error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if e.dirty || e.detached.Load() {
+	if e.detached.Load() {
+		return nil
+	}
+	if e.dirty {
+		if e.unsaved {
+			// The record of an earlier change could not be written: no
+			// further change before it is (ENOSPC, EIO), so that what a
+			// crash would lose stays what the failed call reported.
+			return e.saveRecordLocked()
+		}
 		return nil
 	}
 	e.dirty = true
@@ -474,13 +494,36 @@ func (e *Entry) recordLocked() record {
 
 // saveRecordLocked writes e's record durably, unless e is detached (a
 // detached entry has none). Records are written only with e.mu held, so
-// that they reach the disk in the order of the changes they describe.
-// LOCKS_REQUIRED(mu)
+// that they reach the disk in the order of the changes they describe. A
+// failure sets e.unsaved: the next change of the entry writes the record
+// first, and fails when it still cannot. LOCKS_REQUIRED(mu)
 func (e *Entry) saveRecordLocked() error {
 	if e.detached.Load() {
 		return nil
 	}
-	return e.c.saveRecord(e.recordLocked())
+	var err error
+	if f := e.c.opts.recordFault; f != nil {
+		err = f(e.name)
+	}
+	if err == nil {
+		err = e.c.saveRecord(e.recordLocked())
+	}
+	e.unsaved = err != nil
+	return err
+}
+
+// recordNotSavedLocked logs a record that could not be written where the
+// change it describes is already made (attributes, an upload's outcome, a
+// finished download). For a dirty entry a crash now would recover the
+// previous record: the next write of the entry fails until the record is
+// written. LOCKS_REQUIRED(mu)
+func (e *Entry) recordNotSavedLocked(err error) {
+	if e.dirty {
+		e.c.log.Error("cache record not saved: a crash now would recover the file's previous state; its next write fails until the record is written",
+			"object", e.name, "err", err)
+		return
+	}
+	e.c.log.Warn("cache record not saved: the clean copy is not reused after a restart", "object", e.name, "err", err)
 }
 
 // forgetRecordLocked removes e's record durably (after detaching e), first

@@ -130,7 +130,7 @@ func (c *Cache) recover() ([]gcFile, error) {
 					gc = append(gc, g)
 					e.mu.Lock()
 					if err := e.saveRecordLocked(); err != nil {
-						c.log.Warn("cache record not saved", "object", r.Name, "err", err)
+						e.recordNotSavedLocked(err)
 					}
 					e.mu.Unlock()
 				} else {

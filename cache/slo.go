@@ -22,8 +22,10 @@ import (
 // copy made by PrepareUpload): a 6 GiB upload that lost one segment to an
 // overloaded Swift resumes rather than starting again. A failure that a
 // retry soon will not fix (a quota, say) deletes the segments at once
-// instead, so that attempts do not pile up.
-func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size, gen int64, ct string, meta map[string]string) (putResult, error) {
+// instead, so that attempts do not pile up. With createOnly the manifest
+// is sent with "If-None-Match: *"; its 412 keeps the segments too, for the
+// manifest of the conflict copy that follows.
+func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size, gen int64, ct string, meta map[string]string, createOnly bool) (putResult, error) {
 	c := w.c
 	seg := c.opts.SegmentSize
 	e.mu.Lock()
@@ -68,7 +70,7 @@ func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.Fil
 		}
 		return putResult{}, err
 	}
-	info, err := c.client.Put(ctx, name, nil, size, swiftclient.PutOptions{ContentType: ct, Meta: meta, Segments: segs})
+	info, err := c.client.Put(ctx, name, nil, size, swiftclient.PutOptions{ContentType: ct, Meta: meta, Segments: segs, IfNoneMatch: createOnly})
 	if err != nil {
 		// The manifest may have been written after all (a timeout): the
 		// journal keeps the segments until an upload succeeds.
@@ -129,7 +131,7 @@ func (w *writeback) dropSegments(ctx context.Context, e *Entry, names []string) 
 	}
 	e.journal = left
 	if err := e.saveRecordLocked(); err != nil {
-		c.log.Warn("cache record not saved", "object", e.name, "err", err)
+		e.recordNotSavedLocked(err)
 	}
 }
 

@@ -54,16 +54,16 @@ func TestStatsCounters(t *testing.T) {
 				t.Fatalf("Sync: %v, want a conflict", err)
 			}
 			ev.c.Release(e)
-		}, Stats{Misses: 3, MissBytes: 3004, Hits: 2, HitBytes: 6000, Conflicts: 1}},
+		}, Stats{Misses: 3, MissBytes: 3004, Hits: 2, HitBytes: 6000, ConflictsTotal: 1}},
 	}
 	for _, s := range steps {
 		s.do()
 		got := ev.c.Stats()
 		if got.Hits != s.want.Hits || got.Misses != s.want.Misses || got.HitBytes != s.want.HitBytes ||
-			got.MissBytes != s.want.MissBytes || got.Conflicts != s.want.Conflicts {
+			got.MissBytes != s.want.MissBytes || got.ConflictsTotal != s.want.ConflictsTotal {
 			t.Errorf("%s: hits %d (%d B) misses %d (%d B) conflicts %d, want %d (%d B) %d (%d B) %d", s.name,
-				got.Hits, got.HitBytes, got.Misses, got.MissBytes, got.Conflicts,
-				s.want.Hits, s.want.HitBytes, s.want.Misses, s.want.MissBytes, s.want.Conflicts)
+				got.Hits, got.HitBytes, got.Misses, got.MissBytes, got.ConflictsTotal,
+				s.want.Hits, s.want.HitBytes, s.want.Misses, s.want.MissBytes, s.want.ConflictsTotal)
 		}
 	}
 	// "new" is dirty since it was written; it keeps that time until it

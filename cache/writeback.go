@@ -265,6 +265,7 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 	done := make(chan struct{})
 	e.uploading, e.uploadDone, e.uploadCancel = true, done, cancel
 	e.putTried = true
+	e.unconfirmed = true
 	s := snapshot{gen: e.gen, name: e.name, f: e.f, size: e.size, ct: e.contentType, meta: e.meta}
 	e.mu.Unlock()
 
@@ -288,10 +289,16 @@ func (w *writeback) uploadOnce(ctx context.Context, e *Entry, wait, mayRetry boo
 		w.committedLocked(e, s, res, ce)
 		e.mu.Unlock()
 		if ce != nil {
-			c.conflicts.Add(1)
-			c.log.Error("upload diverted to a conflict copy", "object", s.name, "conflict_copy", ce.Copy, "err", err)
+			c.conflicts.add(Conflict{Name: s.name, Copy: ce.Copy, Time: c.opts.Now()})
+			c.log.Warn("upload diverted to a conflict copy: another client changed the object; their version is kept",
+				"object", s.name, "conflict_copy", ce.Copy, "our_base_etag", ce.Base, "swift_etag", ce.Theirs)
 			if c.opts.OnUploaded != nil {
 				c.opts.OnUploaded(ce.Copy, res.info)
+				if ce.theirs != nil {
+					// The name holds their version now, as far as the
+					// namespace is concerned too.
+					c.opts.OnUploaded(s.name, *ce.theirs)
+				}
 			}
 			return err, false
 		}
@@ -381,6 +388,7 @@ func (w *writeback) committedLocked(e *Entry, s snapshot, res putResult, ce *Con
 	e.superseded = false
 	e.segments = nil
 	if ce == nil {
+		e.unconfirmed, e.overOwn = false, false
 		e.commits++
 		e.segments = res.written
 		e.remoteETag = res.info.ETag
@@ -412,7 +420,7 @@ func (w *writeback) committedLocked(e *Entry, s snapshot, res putResult, ce *Con
 		return
 	}
 	if err := e.saveRecordLocked(); err != nil {
-		c.log.Warn("cache record not saved", "object", s.name, "err", err)
+		e.recordNotSavedLocked(err)
 	}
 	if clean {
 		c.mu.Lock()
@@ -462,23 +470,40 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 			maps.Copy(meta, p.Meta)
 		}
 	}
-	target := s.name
 	var conflict *ConflictError
+	createOnly := false
 	if c.opts.CheckConflict != nil && c.opts.CheckConflict(s.name) {
-		alt, err := w.checkConflict(ctx, e, s.name)
-		if err != nil {
-			return putResult{}, err
-		}
-		if alt != s.name {
-			target = alt
-			conflict = &ConflictError{Name: s.name, Copy: alt}
-		}
-	}
-	if conflict == nil {
-		if err := w.supersede(ctx, e, s.name); err != nil {
+		var err error
+		if createOnly, conflict, err = w.checkConflict(ctx, e, s.name); err != nil {
 			return putResult{}, err
 		}
 	}
+	if conflict != nil {
+		return w.sendCopy(ctx, e, s, conflict, f, size, meta)
+	}
+	if err := w.supersede(ctx, e, s.name); err != nil {
+		return putResult{}, err
+	}
+	res, err := w.send(ctx, e, s, s.name, f, size, meta, createOnly)
+	if createOnly && errors.Is(err, swiftclient.ErrPreconditionFailed) {
+		// Another writer created the name first.
+		var theirs swiftclient.ObjectInfo
+		if res, theirs, err = w.created(ctx, s, f, size); err == nil {
+			return res, nil // by an earlier attempt of ours
+		}
+		if errors.Is(err, errTheirs) {
+			conflict = w.conflict(s.name, "", theirs.ETag)
+			conflict.theirs = &theirs
+			return w.sendCopy(ctx, e, s, conflict, f, size, meta)
+		}
+	}
+	return res, err
+}
+
+// send uploads one snapshot under target: whole or as an SLO; createOnly
+// makes it fail with swiftclient.ErrPreconditionFailed when target exists.
+func (w *writeback) send(ctx context.Context, e *Entry, s snapshot, target string, f *os.File, size int64, meta map[string]string, createOnly bool) (putResult, error) {
+	c := w.c
 	var (
 		res putResult
 		err error
@@ -488,16 +513,13 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 		if f != s.f {
 			gen = -1 // a prepared copy: nothing to resume
 		}
-		res, err = w.putSLO(ctx, e, target, f, size, gen, s.ct, meta)
+		res, err = w.putSLO(ctx, e, target, f, size, gen, s.ct, meta, createOnly)
 	} else if f == s.f {
-		res.info, err = w.putLive(ctx, e, s, target, size, meta)
+		res.info, err = w.putLive(ctx, e, s, target, size, meta, createOnly)
 	} else {
 		// A prepared private copy: nothing writes it.
 		res.info, err = w.c.client.Put(ctx, target, io.NewSectionReader(f, 0, size), size,
-			swiftclient.PutOptions{ContentType: s.ct, Meta: meta})
-	}
-	if err == nil && conflict != nil {
-		err = conflict
+			swiftclient.PutOptions{ContentType: s.ct, Meta: meta, IfNoneMatch: createOnly})
 	}
 	return res, err
 }
@@ -509,7 +531,7 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 // began cut the upload short, so Swift never stores a mix of two
 // versions. When a write is already under way, it falls back to putWhole
 // (MD5 first, sent as ETag: Swift refuses a body that changed).
-func (w *writeback) putLive(ctx context.Context, e *Entry, s snapshot, name string, size int64, meta map[string]string) (swiftclient.ObjectInfo, error) {
+func (w *writeback) putLive(ctx context.Context, e *Entry, s snapshot, name string, size int64, meta map[string]string, createOnly bool) (swiftclient.ObjectInfo, error) {
 	g := &uploadGuard{}
 	e.mu.Lock()
 	quiet := e.gen == s.gen && e.writing == 0 && e.uploading && e.uploadGuard == nil
@@ -518,10 +540,10 @@ func (w *writeback) putLive(ctx context.Context, e *Entry, s snapshot, name stri
 	}
 	e.mu.Unlock()
 	if !quiet {
-		return w.putWhole(ctx, name, s.f, size, s.ct, meta)
+		return w.putWhole(ctx, name, s.f, size, s.ct, meta, createOnly)
 	}
 	body := &guardedReader{g: g, r: io.NewSectionReader(s.f, 0, size)}
-	return w.c.client.Put(ctx, name, body, size, swiftclient.PutOptions{ContentType: s.ct, Meta: meta})
+	return w.c.client.Put(ctx, name, body, size, swiftclient.PutOptions{ContentType: s.ct, Meta: meta, IfNoneMatch: createOnly})
 }
 
 // uploadGuard stops an upload's reads of a cache file before a write
@@ -557,46 +579,20 @@ func (r *guardedReader) Read(p []byte) (int, error) {
 
 func (r *guardedReader) Seek(off int64, whence int) (int64, error) { return r.r.Seek(off, whence) }
 
-func (w *writeback) putWhole(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string) (swiftclient.ObjectInfo, error) {
-	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+func (w *writeback) putWhole(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string, createOnly bool) (swiftclient.ObjectInfo, error) {
+	sum, err := fileMD5(f, size)
+	if err != nil {
 		return swiftclient.ObjectInfo{}, fmt.Errorf("cache: reading %q for upload: %w", name, err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	return w.c.client.Put(ctx, name, io.NewSectionReader(f, 0, size), size,
-		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: sum})
+		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: sum, IfNoneMatch: createOnly})
 }
 
-// ConflictError reports an upload diverted to a conflict copy because
-// another client changed the object (Options.CheckConflict).
-type ConflictError struct {
-	Name string // the object another client changed (its version is kept)
-	Copy string // where our content went
-}
-
-func (e *ConflictError) Error() string {
-	return fmt.Sprintf("%q was changed in Swift by another client since it was read here: their version is kept, ours was uploaded as %q", e.Name, e.Copy)
-}
-
-func (e *ConflictError) Unwrap() error { return ErrConflict }
-
-// checkConflict compares the object in Swift with the version e's copy
-// came from. When they differ, it returns the name of a conflict copy to
-// upload to instead.
-func (w *writeback) checkConflict(ctx context.Context, e *Entry, name string) (string, error) {
-	e.mu.Lock()
-	base := e.remoteETag
-	e.mu.Unlock()
-	same, st, err := swiftclient.IsVersion(ctx, w.c.client, name, base)
-	if err != nil {
+// fileMD5 is the lower-case hex MD5 of f's first size bytes.
+func fileMD5(f *os.File, size int64) (string, error) {
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return "", err
 	}
-	if same {
-		return name, nil
-	}
-	host, _ := os.Hostname()
-	alt := fmt.Sprintf("%s.conflict-%s-%s", name, host, w.c.opts.Now().UTC().Format("20060102T150405Z"))
-	w.c.log.Error("object changed in Swift since it was read here: keeping the other version, uploading ours as a conflict copy",
-		"object", name, "conflict_copy", alt, "our_base_etag", base, "swift_etag", st.ETag)
-	return alt, nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

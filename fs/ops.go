@@ -728,6 +728,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 
 func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) error {
 	sobj, dobj := f.names.object(src), f.names.object(dst)
+	// A pending version of dst written here is replaced by our own
+	// choice: the object under dst may be its upload (landed or not),
+	// which no check could tell from another writer's.
+	dstOwn := false
+	if ce := f.cache.Lookup(dobj); ce != nil && ce.Dirty() {
+		dstOwn = true
+	}
 	moved, dirty, mayExist, err := f.cache.RenameEntry(sobj, dobj)
 	if err != nil {
 		return err
@@ -762,8 +769,11 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 			}
 		}
 		ne.remote = de != nil && de.remote
+		if ne.remote {
+			ne.etag = de.etag // the version in Swift until the upload, the base of the next rename over it
+		}
 	} else if se.remote || moved {
-		if f.cache.ChecksConflict(dobj) {
+		if f.cache.ChecksConflict(dobj) && !dstOwn {
 			if err := f.checkReplaced(ctx, dobj, de); err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ var cacheMetrics = []cacheMetric{
 	newCacheMetric("swiftfs_writeback_oldest_dirty_age_seconds", "How long the oldest dirty file has been dirty (0: none).", prometheus.GaugeValue,
 		oldestDirtyAge),
 	newCacheMetric("swiftfs_writeback_conflicts_total", "Uploads diverted to a conflict copy because another client changed the object.", prometheus.CounterValue,
-		func(s *cache.Stats, _ time.Time) float64 { return float64(s.Conflicts) }),
+		func(s *cache.Stats, _ time.Time) float64 { return float64(s.ConflictsTotal) }),
 }
 
 func oldestDirtyAge(s *cache.Stats, now time.Time) float64 {

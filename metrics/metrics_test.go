@@ -106,7 +106,7 @@ func TestServeExportsObservations(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	m := New("test")
 	stats := &fixedStats{cache.Stats{UsedBytes: 4096, MaxBytes: 1 << 30, Entries: 3, Hits: 5, Misses: 2, HitBytes: 500, MissBytes: 200,
-		Conflicts: 1, QueueLen: 1, Uploading: 1, Failed: 1, DirtyBytes: 30,
+		ConflictsTotal: 1, QueueLen: 1, Uploading: 1, Failed: 1, DirtyBytes: 30,
 		Dirty: []cache.FileState{{Name: "a", Since: now.Add(-90 * time.Second)}, {Name: "b", Since: now.Add(-10 * time.Second)}, {Name: "c"}}}}
 	m.SetCache(stats, func() time.Time { return now })
 	s, err := Serve(":0", m, slog.New(slog.DiscardHandler))

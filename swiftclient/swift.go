@@ -506,6 +506,9 @@ func (c *client) Put(ctx context.Context, name string, body io.ReadSeeker, size 
 		return rh, c.classify("put", name, err, rh)
 	})
 	if err != nil {
+		if errors.Is(err, ErrPreconditionFailed) {
+			c.dropIdleConnections()
+		}
 		return ObjectInfo{}, err
 	}
 	if want == "" {
@@ -578,6 +581,9 @@ func (c *client) putManifest(ctx context.Context, name string, h swift.Headers, 
 		return rh, c.classify("put", name, err, rh)
 	})
 	if err != nil {
+		if errors.Is(err, ErrPreconditionFailed) {
+			c.dropIdleConnections()
+		}
 		return ObjectInfo{}, err
 	}
 	etag := normalizeETag(resp["Etag"])
@@ -597,6 +603,16 @@ func (c *client) putManifest(ctx context.Context, name string, h swift.Headers, 
 		SLO:          true,
 		TransID:      transID(resp),
 	}, nil
+}
+
+// dropIdleConnections closes the idle keep-alive connections. Swift
+// answers 412 to a create-only PUT before reading its body and the
+// connection that carried it is then unusable: the next request sent on
+// it failed with EOF (which a create-only PUT may not retry).
+func (c *client) dropIdleConnections() {
+	if t, ok := c.conn.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
 }
 
 // Delete implements Client. When a retried DELETE finds the object gone

@@ -27,7 +27,6 @@ func TestConformanceFake(t *testing.T) {
 // swifttestCaps is what ncw/swift's swifttest server lacks.
 var swifttestCaps = swiftclienttest.Caps{
 	Backend:                 "swifttest",
-	NoIfNoneMatch:           true,
 	NoFreshMetadata:         true,
 	MergesMeta:              true,
 	StaleListingContentType: true,

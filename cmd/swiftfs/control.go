@@ -196,6 +196,12 @@ func printStats(out io.Writer, s *cache.Stats) {
 		}
 		fmt.Fprintln(out, line)
 	}
+	if len(s.Conflicts) > 0 {
+		fmt.Fprintf(out, "conflicts: %d (another client's version kept under the name, this mount's content in the copy)\n", len(s.Conflicts))
+		for _, c := range s.Conflicts {
+			fmt.Fprintf(out, "  %s  %s -> %s\n", c.Time.UTC().Format(time.RFC3339), c.Name, c.Copy)
+		}
+	}
 }
 
 func human(n int64) string {

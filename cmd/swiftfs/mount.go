@@ -128,7 +128,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 		WriteBackDelay: cfg.writeBackDelay, SyncWriteBack: cfg.writeBack == "sync",
 		Uploaders: cfg.uploaders, SegmentSize: cfg.segmentSize, Logger: log,
 		Validate:      validate.upload,
-		PrepareUpload: chainPrepare(reg.Prepare, fitsHDUIndex), CheckConflict: reg.Applies,
+		PrepareUpload: chainPrepare(reg.Prepare, fitsHDUIndex), CheckConflict: checkConflict(cfg, reg.Applies),
 		OnUploaded: func(name string, info swiftclient.ObjectInfo) {
 			if f := fsysRef.Load(); f != nil {
 				f.OnUploaded(name, info)

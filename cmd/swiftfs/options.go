@@ -55,6 +55,10 @@ type config struct {
 	// registryPatterns select SQLite registries (snapshot + check before
 	// upload, conflict copies); empty: none.
 	registryPatterns []string
+	// onConflict is "copy" (an upload over another writer's version goes
+	// to a conflict copy) or "overwrite" (the last upload wins; registries
+	// still get conflict copies).
+	onConflict string
 }
 
 func parseSize(s string) (int64, error) {
@@ -166,6 +170,13 @@ var options = []option{
 	}},
 	{"passthrough", "false", "experimental, known to fail (docs/CONFIGURATION.md): let the kernel read complete cached copies directly, at local disk speed (FUSE passthrough; kernel 6.9+, root)", "cache", func(c *config, v string) (err error) { c.passthrough, err = strconv.ParseBool(v); return }},
 	{"registry-patterns", "*.sqlite3,*.sqlite,*.db", "base-name patterns of SQLite registries: uploaded as checked snapshots, never over another mount's newer copy (empty: none)", "write", func(c *config, v string) (err error) { c.registryPatterns, err = registrysync.ParsePatterns(v); return }},
+	{"on-conflict", "copy", "when another mount or client changed (or created) a file since this mount's copy of it: copy (keep theirs, upload ours as <name>.conflict-<host>-<time>, fail fsync) or overwrite (the last upload wins; registries still get copies)", "write", func(c *config, v string) error {
+		if v != "copy" && v != "overwrite" {
+			return fmt.Errorf("must be copy or overwrite")
+		}
+		c.onConflict = v
+		return nil
+	}},
 	{"metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9100 (a bare :9100 listens on 127.0.0.1 only; 0.0.0.0:9100 on every interface)", "logging", func(c *config, v string) error {
 		if v != "" {
 			if _, _, err := metrics.ListenAddr(v); err != nil {

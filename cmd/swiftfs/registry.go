@@ -248,6 +248,15 @@ func cmdRegistryCheck(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// checkConflict is the cache's CheckConflict hook: every file with
+// --on-conflict=copy, only registries with overwrite.
+func checkConflict(cfg *config, registry func(name string) bool) func(name string) bool {
+	if cfg.onConflict == "overwrite" {
+		return registry
+	}
+	return func(string) bool { return true }
+}
+
 // registrySyncer is the mount's registry handling (--registry-patterns):
 // its Prepare is the cache's PrepareUpload hook (checked snapshots) and its
 // Applies the CheckConflict hook (no upload over another mount's newer

@@ -31,12 +31,33 @@ func TestRegistryUsage(t *testing.T) {
 		// No credentials in the environment: a clear error before any work.
 		{[]string{"registry", "check", "c:repo"}, 1, "swiftfs: error:"},
 		{[]string{"mount", "--registry-patterns", "[x", "c", t.TempDir()}, 2, `--registry-patterns="[x"`},
+		{[]string{"mount", "--on-conflict", "merge", "c", t.TempDir()}, 2, `--on-conflict="merge": must be copy or overwrite`},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
 		code := run(c.args, &out, &errb)
 		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
 			t.Errorf("run(%q): got code %d, output %q; want code %d containing %q", c.args, code, out.String()+errb.String(), c.code, c.want)
+		}
+	}
+}
+
+// --on-conflict decides which names the cache checks: every one with copy,
+// only registries with overwrite.
+func TestCheckConflictHook(t *testing.T) {
+	registry := func(name string) bool { return strings.HasSuffix(name, ".sqlite3") }
+	cases := []struct {
+		mode, name string
+		want       bool
+	}{
+		{"copy", "log.txt", true},
+		{"copy", "registry.sqlite3", true},
+		{"overwrite", "log.txt", false},
+		{"overwrite", "registry.sqlite3", true},
+	}
+	for _, c := range cases {
+		if got := checkConflict(&config{onConflict: c.mode}, registry)(c.name); got != c.want {
+			t.Errorf("--on-conflict=%s, %s: checked %v, want %v", c.mode, c.name, got, c.want)
 		}
 	}
 }

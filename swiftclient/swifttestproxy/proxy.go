@@ -12,6 +12,9 @@
 //     clamps the range, and answers 416 with "Content-Range: bytes */size"
 //     past the end, as Swift does;
 //   - POST of a missing object: swifttest panics; the proxy answers 404;
+//   - PUT with "If-None-Match: *" of an existing object: swifttest ignores
+//     the header; the proxy answers 412 (atomic here: requests are served
+//     one at a time);
 //   - every answer gets an X-Trans-Id;
 //   - requests are served one at a time (swifttest has data races between
 //     concurrent requests on one container); with Options.ConcurrentBodies
@@ -112,6 +115,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Trans-Id", txn)
 	isObject := objectPath.MatchString(r.URL.Path)
 
+	if isObject && r.Method == http.MethodPut && r.Header.Get("If-None-Match") == "*" {
+		if st, _ := p.head(r); st == http.StatusOK {
+			http.Error(w, "Precondition Failed", http.StatusPreconditionFailed)
+			return
+		}
+	}
 	var first, last, size int64 = -1, -1, -1
 	if isObject && (r.Method == http.MethodPost || (r.Method == http.MethodGet && r.Header.Get("Range") != "")) {
 		st, n := p.head(r)
