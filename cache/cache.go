@@ -72,6 +72,12 @@ type Options struct {
 	// large objects (defaults 32 MiB and 4).
 	DownloadChunk   int64
 	DownloadStreams int
+	// LazyVerify serves downloaded bytes before their checksum was
+	// compared (--verify=lazy): a read far into a large object need not
+	// wait for its segment, or for a plain object's whole download; a
+	// mismatch found after bytes were read fails every later read of that
+	// copy. By default no byte is served before it matched (verify.go).
+	LazyVerify bool
 	// RetryBackoff is the wait before the first retry of a failed upload
 	// (default 1 s); it doubles with every failure up to RetryBackoffMax
 	// (default 1 min). PermanentRetry is the wait after a failure that a
