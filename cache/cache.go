@@ -62,8 +62,11 @@ type Options struct {
 	SyncWriteBack bool
 	// Uploaders is the number of concurrent uploads (default 4).
 	Uploaders int
-	// SegmentSize: files larger than this are uploaded as Static Large
-	// Objects of segments this large (0: 1 GiB).
+	// SLOThreshold: files larger than this are uploaded as Static Large
+	// Objects (0: SegmentSize).
+	SLOThreshold int64
+	// SegmentSize is the size of SLO segments (0: 1 GiB); larger for a
+	// file that would need more than maxSegments of them.
 	SegmentSize int64
 	// SegmentPrefix is where SLO segments live in the container (default
 	// ".swiftfs-segments/").
@@ -184,6 +187,9 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 1 << 30
+	}
+	if opts.SLOThreshold <= 0 {
+		opts.SLOThreshold = opts.SegmentSize
 	}
 	if opts.SegmentPrefix == "" {
 		opts.SegmentPrefix = ".swiftfs-segments/"

@@ -14,7 +14,22 @@ import (
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
-// putSLO uploads f as a Static Large Object: segments of SegmentSize,
+// maxSegments is the most segments an SLO manifest may name: Swift's
+// max_manifest_segments, 1000 by default.
+const maxSegments = 1000
+
+// segmentSizeFor is the segment size of an SLO of size bytes:
+// SegmentSize, or the next MiB above size/maxSegments when that is more
+// (a 32 MiB segment size covers 31 GiB in 1000 segments).
+func (c *Cache) segmentSizeFor(size int64) int64 {
+	need := (size + maxSegments - 1) / maxSegments
+	if need <= c.opts.SegmentSize {
+		return c.opts.SegmentSize
+	}
+	return (need + 1<<20 - 1) &^ (1<<20 - 1)
+}
+
+// putSLO uploads f as a Static Large Object: segments of segmentSizeFor,
 // Uploaders at a time, under SegmentPrefix<entry id>-<time>/, journalled in
 // the entry's record before any is written (so that a crash or a failure
 // leaves a list of what to delete), then the manifest. The journal entries
@@ -29,7 +44,7 @@ import (
 // instead, so that attempts do not pile up.
 func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size, gen int64, ct string, meta map[string]string) (putResult, error) {
 	c := w.c
-	seg := c.opts.SegmentSize
+	seg := c.segmentSizeFor(size)
 	e.mu.Lock()
 	p := e.partial
 	e.partial = nil

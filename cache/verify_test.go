@@ -186,3 +186,52 @@ func TestSLOManifestMismatch(t *testing.T) {
 		})
 	}
 }
+
+func TestSegmentSizeFor(t *testing.T) {
+	c := &Cache{opts: Options{SegmentSize: 32 << 20}}
+	tests := []struct{ size, want int64 }{
+		{100 << 20, 32 << 20},
+		{1000 * 32 << 20, 32 << 20},
+		{1000*32<<20 + 1, 33 << 20},
+		{100 << 30, 103 << 20}, // 102.4 MiB, rounded up to the MiB
+	}
+	for _, tt := range tests {
+		if got := c.segmentSizeFor(tt.size); got != tt.want || (tt.size+got-1)/got > maxSegments {
+			t.Errorf("segmentSizeFor(%d) = %d, want %d (at most %d segments)", tt.size, got, tt.want, maxSegments)
+		}
+	}
+}
+
+// Files up to SLOThreshold are uploaded whole; larger ones as SLOs of
+// SegmentSize segments, which a fresh download then checks one by one.
+func TestSLOThreshold(t *testing.T) {
+	tests := []struct {
+		size     int
+		wantSegs int // 0: a plain object
+	}{
+		{200_000, 0},
+		{300_000, 5},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
+			ev := newEnv(t, func(o *Options) {
+				o.SegmentSize, o.SLOThreshold, o.WriteBackDelay = 64<<10, 256<<10, time.Hour
+			})
+			e, _ := ev.c.Open("f", nil, true)
+			data := randBytes(tt.size)
+			e.WriteAt(data, 0)
+			if err := e.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ev.c.Release(e)
+			info, _ := ev.fake.Stat(context.Background(), "f")
+			if n := len(ev.names(".swiftfs-segments/")); n != tt.wantSegs || info.SLO != (tt.wantSegs > 0) {
+				t.Fatalf("segments %d, SLO %v; want %d", n, info.SLO, tt.wantSegs)
+			}
+			m, err := ev.fake.Manifest(context.Background(), "f")
+			if err != nil || len(m.Segments) != tt.wantSegs {
+				t.Errorf("manifest: %d segments, %v; want %d", len(m.Segments), err, tt.wantSegs)
+			}
+		})
+	}
+}

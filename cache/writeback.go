@@ -482,7 +482,7 @@ func (w *writeback) put(ctx context.Context, e *Entry, s snapshot) (putResult, e
 		res putResult
 		err error
 	)
-	if size > c.opts.SegmentSize {
+	if size > c.opts.SLOThreshold {
 		gen := s.gen
 		if f != s.f {
 			gen = -1 // a prepared copy: nothing to resume
