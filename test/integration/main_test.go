@@ -140,6 +140,13 @@ type mount struct {
 // waits until the kernel shows the mount.
 func startMount(t *testing.T, target, cacheDir string, flags ...string) *mount {
 	t.Helper()
+	return startMountEnv(t, env, target, cacheDir, flags...)
+}
+
+// startMountEnv is startMount with the Swift credentials kvs (ST_*, OS_*)
+// instead of the run's.
+func startMountEnv(t *testing.T, kvs []string, target, cacheDir string, flags ...string) *mount {
+	t.Helper()
 	dir := t.TempDir()
 	if cacheDir == "" {
 		cacheDir = t.TempDir()
@@ -151,7 +158,7 @@ func startMount(t *testing.T, target, cacheDir string, flags ...string) *mount {
 	args = append(args, target, dir)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
-	cmd.Env = append(filterEnv(cmd.Env), env...)
+	cmd.Env = append(filterEnv(cmd.Env), kvs...)
 	var log strings.Builder
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
