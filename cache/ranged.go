@@ -335,6 +335,13 @@ func (e *Entry) demandLocked(off, end int64) {
 	}
 	c := e.c
 	near := c.demandNear()
+	dlen := c.demandLen()
+	if !c.opts.LazyVerify && len(e.units) > 0 {
+		// The reader waits for whole units (demandRangeLocked): the
+		// demand streams share them, each a quarter of a 32 MiB segment
+		// at once, rather than leave the rest to busy workers.
+		dlen = max(dlen, ((end-off)/int64(c.maxDemands())+4<<10-1)&^(4<<10-1))
+	}
 	i := sort.Search(len(e.chunks), func(i int) bool { return e.chunks[i].end > off })
 	for ; i < len(e.chunks) && e.chunks[i].start < end; i++ {
 		s := e.chunks[i]
@@ -377,8 +384,8 @@ func (e *Entry) demandLocked(off, end int64) {
 			p.ensureWorkerLocked()
 			continue
 		}
-		if t.end-t.start > c.demandLen() {
-			rest := e.splitLocked(i, t.start+c.demandLen())
+		if t.end-t.start > dlen {
+			rest := e.splitLocked(i, t.start+dlen)
 			p.seq++
 			rest.prio = p.seq
 			p.ensureWorkerLocked()
