@@ -145,7 +145,7 @@
 // an upload makes the entry clean only if no write began or was still
 // running while it read the file (Entry.gen, Entry.writing); else the
 // entry stays dirty and is uploaded again, at once for a waiting fsync.
-// Files above the segment size (SLO) and copies made by PrepareUpload
+// Files above the SLO threshold and copies made by PrepareUpload
 // keep their own paths (segments are hashed before each PUT).
 //
 // Rename and Remove stop an upload in flight. After a rename the entry is

@@ -39,7 +39,13 @@ func TestFITSRangedReads(t *testing.T) {
 		if swiftfsWritten {
 			name = "written by swiftfs (SLO)"
 		}
-		t.Run(name, func(t *testing.T) { testFITSRangedReads(t, swiftfsWritten) })
+		t.Run(name, func(t *testing.T) {
+			if swiftfsWritten && backend == "swifttest" {
+				// The real-Swift tier (it-v1) runs it.
+				t.Skip("swifttest lists an SLO with the size of its manifest (swiftclienttest's NoSLOListingSize)")
+			}
+			testFITSRangedReads(t, swiftfsWritten)
+		})
 	}
 }
 
