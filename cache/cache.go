@@ -62,8 +62,11 @@ type Options struct {
 	SyncWriteBack bool
 	// Uploaders is the number of concurrent uploads (default 4).
 	Uploaders int
-	// SegmentSize: files larger than this are uploaded as Static Large
-	// Objects of segments this large (0: 1 GiB).
+	// SLOThreshold: files larger than this are uploaded as Static Large
+	// Objects (0: SegmentSize).
+	SLOThreshold int64
+	// SegmentSize is the size of SLO segments (0: 1 GiB); larger for a
+	// file that would need more than maxSegments of them.
 	SegmentSize int64
 	// SegmentPrefix is where SLO segments live in the container (default
 	// ".swiftfs-segments/").
@@ -72,6 +75,12 @@ type Options struct {
 	// large objects (defaults 32 MiB and 4).
 	DownloadChunk   int64
 	DownloadStreams int
+	// LazyVerify serves downloaded bytes before their checksum was
+	// compared (--verify=lazy): a read far into a large object need not
+	// wait for its segment, or for a plain object's whole download; a
+	// mismatch found after bytes were read fails every later read of that
+	// copy. By default no byte is served before it matched (verify.go).
+	LazyVerify bool
 	// RetryBackoff is the wait before the first retry of a failed upload
 	// (default 1 s); it doubles with every failure up to RetryBackoffMax
 	// (default 1 min). PermanentRetry is the wait after a failure that a
@@ -186,6 +195,9 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 1 << 30
+	}
+	if opts.SLOThreshold <= 0 {
+		opts.SLOThreshold = opts.SegmentSize
 	}
 	if opts.SegmentPrefix == "" {
 		opts.SegmentPrefix = DefaultSegmentPrefix

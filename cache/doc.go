@@ -78,22 +78,26 @@
 // # Downloads
 //
 // One download per object: Open hands every caller the entry being
-// downloaded. Objects above two DownloadChunks are fetched with
-// DownloadStreams parallel ranged GETs, and a read returns as soon as its
-// bytes are on disk. Smaller objects come in one GET; when their ETag is an
-// MD5 (not a large object manifest) no byte is served before the whole
-// content matched it. A mismatch is retried; if it persists the entry fails
-// with ErrCorrupted (EIO) and is never reused. Bytes of a large object are
-// verified too, but (the price of streaming) after they may have been
-// read; a mismatch then fails every later read. SLO contents have no
-// end-to-end checksum to verify. A GET that finds another version of the
-// object restarts the download with that version, and nothing the failed
-// attempt fetched is served any more.
+// downloaded. Objects above two DownloadChunks, and every SLO, are fetched
+// with DownloadStreams parallel ranged GETs; smaller plain objects come in
+// one GET. No byte is served before it matched a checksum Swift keeps of
+// it (verify.go): each SLO segment its MD5 in the manifest (read with
+// Client.Manifest and checked against the object's ETag), a plain object
+// its whole MD5. A read of an SLO thus waits for the segments it touches,
+// a read of a plain object for the whole download. A unit that fails its
+// check is fetched again; if it keeps failing the entry fails with
+// ErrCorrupted (EIO) and is never reused. With Options.LazyVerify bytes
+// are served as they arrive and checked afterwards; a unit that fails
+// after some of its bytes were read fails the entry at once. Bytes no
+// checksum covers (DLOs, ranges of other objects or nested SLOs in a
+// manifest) are served as they arrive. A GET that finds another version
+// of the object restarts the download with that version, and nothing the
+// failed attempt fetched is served any more.
 //
 // # Reads ahead of a download
 //
-// A parallel download (ranged.go) cuts the object into spans, each
-// fetched in order by one stream; the DownloadStreams workers take the
+// A parallel download (ranged.go) cuts the object into spans (within
+// check units: SLO segments), each fetched in order by one stream; the DownloadStreams workers take the
 // chunks in order of offset. A read does not wait for them to get to its
 // bytes (the last block of a 2 GiB FITS file, the header of HDU n): when
 // no stream will reach its bytes within demandNear (1 MiB; 8 MiB,
@@ -111,9 +115,13 @@
 // downloaded: its size and ETag are compared with that version's (the
 // check If-Match would make, done on the answer), and another version
 // fails the attempt and restarts the download with that version, as for
-// the workers. The whole-object
-// MD5 is computed on the file once every span is in, so bytes fetched on
-// demand are checked like the others (after they were served).
+// the workers. A unit's MD5 is computed on the file once every span of it
+// is in, so bytes fetched on demand are checked like the others. By
+// default a reader waits for whole units: it demands the whole segment(s)
+// its bytes lie in, split between the demand streams (a quarter each), and
+// demands nothing of a plain object (one unit: it waits for all of it). A
+// cut of a claimed span lies past the block its stream may be writing, so
+// that no stream writes into another span, which may be checked already.
 //
 // # Write-back
 //
@@ -137,7 +145,7 @@
 // an upload makes the entry clean only if no write began or was still
 // running while it read the file (Entry.gen, Entry.writing); else the
 // entry stays dirty and is uploaded again, at once for a waiting fsync.
-// Files above the segment size (SLO) and copies made by PrepareUpload
+// Files above the SLO threshold and copies made by PrepareUpload
 // keep their own paths (segments are hashed before each PUT).
 //
 // Rename and Remove stop an upload in flight. After a rename the entry is
@@ -175,8 +183,9 @@
 //
 // # Large objects
 //
-// A file larger than Options.SegmentSize is uploaded as a Static Large
-// Object: segments, Options.Uploaders at a time, under
+// A file larger than Options.SLOThreshold is uploaded as a Static Large
+// Object: segments of Options.SegmentSize (more when 1000 would not do:
+// Swift's max_manifest_segments), Options.Uploaders at a time, under
 // Options.SegmentPrefix (a prefix the namespace hides), then the manifest.
 // The segment names are written to the entry's journal before the first
 // segment. An attempt that failed transiently leaves its segments for the

@@ -69,10 +69,14 @@ func (c *Cache) download(e *Entry, remote swiftclient.ObjectInfo) {
 	var err error
 retry:
 	for attempt := 0; attempt < downloadAttempts; attempt++ {
-		if remote.Size > 2*c.opts.DownloadChunk && c.opts.DownloadStreams > 1 {
-			err = c.downloadParallel(ctx, e, remote, dl)
-		} else {
-			err = c.downloadStream(ctx, e, remote, dl)
+		var units []*checkUnit
+		units, err = c.planUnits(ctx, remote)
+		if err == nil {
+			if (remote.LargeObject && units != nil) || (remote.Size > 2*c.opts.DownloadChunk && c.opts.DownloadStreams > 1) {
+				err = c.downloadParallel(ctx, e, remote, dl, units)
+			} else {
+				err = c.downloadStream(ctx, e, remote, dl)
+			}
 		}
 		if err == nil {
 			break
@@ -95,7 +99,7 @@ retry:
 			dl.pending.Add(added)
 			c.releaseTo(e, remote.Size)
 			continue
-		case errors.Is(err, swiftclient.ErrCorrupted):
+		case errors.Is(err, swiftclient.ErrCorrupted) && !isFinal(err):
 			c.log.Warn("download corrupted, retrying", "object", remote.Name, "attempt", attempt+1, "err", err)
 			continue
 		}
@@ -112,6 +116,7 @@ retry:
 	} else {
 		e.complete = true
 		e.chunks = nil
+		e.units = nil
 		e.avail = e.size
 		if !e.dirty {
 			if serr := e.saveRecordLocked(); serr != nil {
@@ -135,6 +140,7 @@ func (e *Entry) resetProgress() {
 	e.mu.Lock()
 	e.avail = 0
 	e.chunks = nil
+	e.units = nil
 	e.mu.Unlock()
 }
 

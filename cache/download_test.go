@@ -17,6 +17,15 @@ func smallChunks(o *Options) {
 	o.DownloadStreams = 3
 }
 
+// lazyChunks is smallChunks with --verify=lazy: bytes of a plain object
+// are served as they arrive, before the whole-object MD5 (the streaming
+// that the demand tests in ranged_test.go exercise; verify_test.go has
+// the checks before serving).
+func lazyChunks(o *Options) {
+	smallChunks(o)
+	o.LazyVerify = true
+}
+
 func TestOpenDownloadRead(t *testing.T) {
 	tests := []struct {
 		name string
@@ -99,7 +108,7 @@ func TestOpenRevalidates(t *testing.T) {
 // large object is still being downloaded; a read of later bytes whose GET
 // (its own, see ranged_test.go) is held waits, and honours its context.
 func TestReadWhileDownloadStreams(t *testing.T) {
-	ev := newEnv(t, smallChunks)
+	ev := newEnv(t, lazyChunks)
 	want := randBytes(1 << 20) // 16 ranges of 64 KiB
 	info := ev.remote("big", want)
 	gate := ev.client.setGate(200 << 10) // bodies stop at 200 KiB

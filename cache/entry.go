@@ -39,16 +39,17 @@ type Entry struct {
 	name string
 	f    *os.File // GUARDED_BY(mu) for replacement; used for I/O without mu
 	// size is the length of the content (the remote size while downloading).
-	size         int64     // GUARDED_BY(mu)
-	opens        int       // GUARDED_BY(mu)
-	complete     bool      // GUARDED_BY(mu): the whole content is on disk (and verified)
-	busy         bool      // GUARDED_BY(mu): being set up or downloaded
-	avail        int64     // GUARDED_BY(mu): single-stream download progress
-	chunks       []*span   // GUARDED_BY(mu): parallel download progress, sorted by offset (ranged.go)
-	pdl          *parallel // GUARDED_BY(mu): the parallel download running, for reads to demand bytes
-	err          error     // GUARDED_BY(mu): download failure, reported to readers
-	remoteETag   string    // GUARDED_BY(mu): the version this copy came from or was uploaded as
-	remoteLarge  bool      // GUARDED_BY(mu): that version is a large object (SLO/DLO manifest)
+	size         int64        // GUARDED_BY(mu)
+	opens        int          // GUARDED_BY(mu)
+	complete     bool         // GUARDED_BY(mu): the whole content is on disk (and verified)
+	busy         bool         // GUARDED_BY(mu): being set up or downloaded
+	avail        int64        // GUARDED_BY(mu): single-stream download progress
+	chunks       []*span      // GUARDED_BY(mu): parallel download progress, sorted by offset (ranged.go)
+	units        []*checkUnit // GUARDED_BY(mu): the parallel download's check units, sorted by offset (verify.go)
+	pdl          *parallel    // GUARDED_BY(mu): the parallel download running, for reads to demand bytes
+	err          error        // GUARDED_BY(mu): download failure, reported to readers
+	remoteETag   string       // GUARDED_BY(mu): the version this copy came from or was uploaded as
+	remoteLarge  bool         // GUARDED_BY(mu): that version is a large object (SLO/DLO manifest)
 	lastModified time.Time
 	// dirty: the content (or attributes) differ from Swift. INVARIANT:
 	// dirty implies a durable record saying so and a pin.
@@ -270,10 +271,12 @@ func (e *Entry) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 			return 0, err
 		}
 		end := min(off+int64(len(p)), e.size)
-		if e.availableLocked(off, end) && (e.f != nil || off >= e.size) {
+		if e.availableLocked(off, end) && (e.f != nil || off >= e.size) && e.checkedLocked(off, end) {
 			break
 		}
-		e.demandLocked(off, end)
+		if doff, dend, ok := e.demandRangeLocked(off, end); ok {
+			e.demandLocked(doff, dend)
+		}
 		if err := e.waitLocked(ctx); err != nil {
 			e.mu.Unlock()
 			return 0, err

@@ -41,6 +41,31 @@ type testClient struct {
 	afterPut func(name string) // GUARDED_BY(mu)
 	// wrapBody, when set, wraps every Put's body (to pause it part-way).
 	wrapBody func(io.ReadSeeker) io.ReadSeeker // GUARDED_BY(mu)
+	// flips is the number of GETs (-1: every one) whose body has the
+	// object's byte at offset flipAt flipped, when they carry it.
+	flips  int   // GUARDED_BY(mu)
+	flipAt int64 // GUARDED_BY(mu)
+	// manifestHook, when set, may alter every manifest read.
+	manifestHook func(*swiftclient.Manifest) // GUARDED_BY(mu)
+}
+
+func (tc *testClient) Manifest(ctx context.Context, name string) (swiftclient.Manifest, error) {
+	m, err := tc.Fake.Manifest(ctx, name)
+	tc.mu.Lock()
+	h := tc.manifestHook
+	tc.mu.Unlock()
+	if err == nil && h != nil {
+		h(&m)
+	}
+	return m, err
+}
+
+// setFlip makes the next n GETs (-1: all) that carry the object's byte at
+// offset at deliver it flipped.
+func (tc *testClient) setFlip(at int64, n int) {
+	tc.mu.Lock()
+	tc.flipAt, tc.flips = at, n
+	tc.mu.Unlock()
 }
 
 func (tc *testClient) Put(ctx context.Context, name string, body io.ReadSeeker, size int64, opts swiftclient.PutOptions) (swiftclient.ObjectInfo, error) {
@@ -84,7 +109,20 @@ func (tc *testClient) Get(ctx context.Context, name string, off, length int64) (
 		tc.corrupt--
 	}
 	gate, gateAt := tc.gate, tc.gateAt
+	flip := tc.flips != 0 && off <= tc.flipAt && (length < 0 || tc.flipAt < off+length) && tc.flipAt < info.Size
+	if flip && tc.flips > 0 {
+		tc.flips--
+	}
+	flipAt := tc.flipAt
 	tc.mu.Unlock()
+	if flip {
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if i := flipAt - off; i < int64(len(b)) {
+			b[i] ^= 0x01
+		}
+		rc = io.NopCloser(bytes.NewReader(b))
+	}
 	if corrupt {
 		b, _ := io.ReadAll(rc)
 		rc.Close()

@@ -2,8 +2,6 @@ package cache
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +55,7 @@ type parallel struct {
 	remote swiftclient.ObjectInfo
 	dl     *dlBudget
 	f      io.WriterAt
+	file   io.ReaderAt // the same file, to check units
 
 	// The rest is GUARDED_BY(e.mu).
 	running int           // streams running (workers and demand streams)
@@ -90,14 +89,21 @@ func (c *Cache) demandLen() int64 { return min(max(c.opts.DownloadChunk/8, 64<<1
 func (c *Cache) maxDemands() int { return c.opts.DownloadStreams }
 
 // downloadParallel fetches the object with parallel ranged GETs, serving
-// bytes as they arrive, and fetching at once those a waiting read needs
-// (Entry.demandLocked). It returns when every span is on disk and the
-// content matched its MD5 (when the ETag is one), or with the first error.
-func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo, dl *dlBudget) error {
+// bytes once their unit matched its checksum (or, with LazyVerify, as they
+// arrive; verify.go), and fetching at once those a waiting read needs
+// (Entry.demandLocked). It returns when every span is on disk and every
+// unit matched, or with the first error.
+func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclient.ObjectInfo, dl *dlBudget, units []*checkUnit) error {
 	chunk := c.opts.DownloadChunk
 	var spans []*span
-	for s := int64(0); s < remote.Size; s += chunk {
-		spans = append(spans, &span{start: s, end: min(s+chunk, remote.Size)})
+	bounds := []*checkUnit{{start: 0, end: remote.Size}}
+	if units != nil {
+		bounds = units // spans within units
+	}
+	for _, u := range bounds {
+		for s := u.start; s < u.end; s += chunk {
+			spans = append(spans, &span{start: s, end: min(s+chunk, u.end)})
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -105,8 +111,9 @@ func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclie
 	e.mu.Lock()
 	e.avail = 0
 	e.chunks = spans
+	e.units = units
 	e.pdl = p
-	p.f = e.f
+	p.f, p.file = e.f, e.f
 	for range min(c.opts.DownloadStreams, len(spans)) {
 		p.startWorkerLocked()
 	}
@@ -128,17 +135,15 @@ func (c *Cache) downloadParallel(ctx context.Context, e *Entry, remote swiftclie
 			}
 		}
 	}
-	f := e.f
-	e.mu.Unlock()
-	if err == nil && !remote.LargeObject && md5Hex.MatchString(remote.ETag) {
-		h := md5.New()
-		if _, err = io.Copy(h, io.NewSectionReader(f, 0, remote.Size)); err == nil {
-			if got := hex.EncodeToString(h.Sum(nil)); got != remote.ETag {
-				err = &swiftclient.Error{Kind: swiftclient.ErrCorrupted, Op: "get", Name: remote.Name,
-					Err: fmt.Errorf("MD5 %s of the downloaded content differs from ETag %s", got, remote.ETag)}
+	if err == nil {
+		for _, u := range e.units {
+			if u.md5 != "" && !u.verified {
+				err = fmt.Errorf("cache: internal error: bytes %d-%d of %q not checked", u.start, u.end, remote.Name)
+				break
 			}
 		}
 	}
+	e.mu.Unlock()
 	if err != nil {
 		// Nothing more is served from this attempt: its bytes may be of
 		// another version (the next attempt fetches that one) or wrong.
@@ -257,7 +262,7 @@ func (p *parallel) fetch(s *span, first int64) error {
 		err = p.copySpan(rc, s, &first)
 		rc.Close()
 		if err == nil {
-			return nil
+			return p.checkUnitOf(s)
 		}
 		if cerr := p.ctx.Err(); cerr != nil {
 			return cerr
@@ -296,9 +301,7 @@ func (p *parallel) copySpan(r io.Reader, s *span, first *int64) error {
 				return werr
 			}
 			e.mu.Lock()
-			// A demand may have cut the span below what was just
-			// written: the bytes past the cut are the same bytes of the
-			// same version, fetched again by the stream of the cut part.
+			// A cut leaves the block in flight whole (demandLocked).
 			add := min(int64(m), s.end-pos)
 			s.done += add
 			e.cond.Broadcast()
@@ -332,6 +335,13 @@ func (e *Entry) demandLocked(off, end int64) {
 	}
 	c := e.c
 	near := c.demandNear()
+	dlen := c.demandLen()
+	if !c.opts.LazyVerify && len(e.units) > 0 {
+		// The reader waits for whole units (demandRangeLocked): the
+		// demand streams share them, each a quarter of a 32 MiB segment
+		// at once, rather than leave the rest to busy workers.
+		dlen = max(dlen, ((end-off)/int64(c.maxDemands())+4<<10-1)&^(4<<10-1))
+	}
 	i := sort.Search(len(e.chunks), func(i int) bool { return e.chunks[i].end > off })
 	for ; i < len(e.chunks) && e.chunks[i].start < end; i++ {
 		s := e.chunks[i]
@@ -350,9 +360,15 @@ func (e *Entry) demandLocked(off, end int64) {
 		t := s
 		if s.claimed || need-s.start >= near {
 			// cut > pos: need-pos >= near >= 4 KiB (or, unclaimed,
-			// pos == s.start and need-s.start >= near)
+			// pos == s.start and need-s.start >= near). A claimed span
+			// is cut past the block its stream may be writing (at most
+			// near bytes from pos), so that no stream writes bytes of
+			// another span (which may have been checked already).
 			cut := need &^ (4<<10 - 1)
-			if cut <= pos {
+			if s.claimed {
+				cut = max(cut, (pos+near+4<<10-1)&^(4<<10-1))
+			}
+			if cut <= pos || cut >= s.end {
 				continue
 			}
 			t = e.splitLocked(i, cut)
@@ -368,8 +384,8 @@ func (e *Entry) demandLocked(off, end int64) {
 			p.ensureWorkerLocked()
 			continue
 		}
-		if t.end-t.start > c.demandLen() {
-			rest := e.splitLocked(i, t.start+c.demandLen())
+		if t.end-t.start > dlen {
+			rest := e.splitLocked(i, t.start+dlen)
 			p.seq++
 			rest.prio = p.seq
 			p.ensureWorkerLocked()

@@ -10,7 +10,26 @@ import (
 	"github.com/swiftfs/swiftfs/swiftclient"
 )
 
-// putSLO uploads f as a Static Large Object: segments of SegmentSize,
+// maxSegments is the most segments an SLO manifest may name: Swift's
+// max_manifest_segments, 1000 by default.
+const maxSegments = 1000
+
+// segmentSizeFor is the segment size of an SLO of size bytes (see
+// SegmentSizeFor).
+func (c *Cache) segmentSizeFor(size int64) int64 { return SegmentSizeFor(size, c.opts.SegmentSize) }
+
+// SegmentSizeFor is the segment size of an SLO of size bytes: segSize, or
+// the next MiB above size/maxSegments when that is more (a 32 MiB segment
+// size covers 31 GiB in 1000 segments). swiftfs import uses it too.
+func SegmentSizeFor(size, segSize int64) int64 {
+	need := (size + maxSegments - 1) / maxSegments
+	if need <= segSize {
+		return segSize
+	}
+	return (need + 1<<20 - 1) &^ (1<<20 - 1)
+}
+
+// putSLO uploads f as a Static Large Object: segments of segmentSizeFor,
 // Uploaders at a time, under SegmentPrefix<entry id>-<time>/, journalled in
 // the entry's record before any is written (so that a crash or a failure
 // leaves a list of what to delete), then the manifest. The journal entries
@@ -27,7 +46,7 @@ import (
 // manifest of the conflict copy that follows.
 func (w *writeback) putSLO(ctx context.Context, e *Entry, name string, f *os.File, size, gen int64, ct string, meta map[string]string, createOnly bool) (putResult, error) {
 	c := w.c
-	seg := c.opts.SegmentSize
+	seg := c.segmentSizeFor(size)
 	e.mu.Lock()
 	p := e.partial
 	e.partial = nil

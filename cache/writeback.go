@@ -508,7 +508,7 @@ func (w *writeback) send(ctx context.Context, e *Entry, s snapshot, target strin
 		res putResult
 		err error
 	)
-	if size > c.opts.SegmentSize {
+	if size > c.opts.SLOThreshold {
 		gen := s.gen
 		if f != s.f {
 			gen = -1 // a prepared copy: nothing to resume

@@ -26,6 +26,9 @@ type Options struct {
 	// SegmentSize: files larger than this are uploaded as Static Large
 	// Objects of segments this large (0: 1 GiB, as the mount).
 	SegmentSize int64
+	// SLOThreshold: files larger than this are uploaded as Static Large
+	// Objects (0: SegmentSize), as the mount's --slo-threshold.
+	SLOThreshold int64
 	// SegmentPrefix is where segments go (default cache.DefaultSegmentPrefix).
 	SegmentPrefix string
 	// Workers is the number of entries uploaded at once, and of segments
@@ -94,6 +97,9 @@ type Importer struct {
 func New(client swiftclient.Client, opts Options) *Importer {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 1 << 30
+	}
+	if opts.SLOThreshold <= 0 {
+		opts.SLOThreshold = opts.SegmentSize
 	}
 	if opts.SegmentPrefix == "" {
 		opts.SegmentPrefix = cache.DefaultSegmentPrefix

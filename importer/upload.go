@@ -137,7 +137,7 @@ func (im *Importer) file(ctx context.Context, e *entry, remote map[string]swiftc
 		return errors.New("Swift holds a directory of that name: not replaced by a file")
 	}
 	ct, meta := sfs.EncodeObject(e.rel, attrsOf(sfs.ObjectFile, info))
-	large := size > im.opts.SegmentSize
+	large := size > im.opts.SLOThreshold
 	o, exists := remote[name]
 	if exists && o.Size == size && o.LargeObject == large {
 		sum, err := im.hash(f, size, large)
@@ -183,7 +183,7 @@ func (im *Importer) file(ctx context.Context, e *entry, remote map[string]swiftc
 	if err != nil {
 		return err
 	}
-	if bsize > im.opts.SegmentSize {
+	if bsize > im.opts.SLOThreshold {
 		err = im.putLarge(ctx, name, body, bsize, ct, meta, counted)
 	} else {
 		err = im.putWhole(ctx, name, body, bsize, ct, meta)
@@ -237,7 +237,7 @@ func (im *Importer) unchanged(f *os.File, before os.FileInfo) error {
 }
 
 // hash returns the ETag Swift lists for this content: the MD5, or for a
-// large object the MD5 of its segments' MD5s (segments of SegmentSize).
+// large object the MD5 of its segments' MD5s (segments of SegmentSizeFor).
 func (im *Importer) hash(f *os.File, size int64, large bool) (string, error) {
 	if !large {
 		h := md5.New()
@@ -246,10 +246,11 @@ func (im *Importer) hash(f *os.File, size int64, large bool) (string, error) {
 		}
 		return hex.EncodeToString(h.Sum(nil)), nil
 	}
-	segs := cache.SegmentPlan("", size, im.opts.SegmentSize)
+	segSize := cache.SegmentSizeFor(size, im.opts.SegmentSize)
+	segs := cache.SegmentPlan("", size, segSize)
 	for i := range segs {
 		h := md5.New()
-		if _, err := io.Copy(h, io.NewSectionReader(f, int64(i)*im.opts.SegmentSize, segs[i].Size)); err != nil {
+		if _, err := io.Copy(h, io.NewSectionReader(f, int64(i)*segSize, segs[i].Size)); err != nil {
 			return "", err
 		}
 		segs[i].ETag = hex.EncodeToString(h.Sum(nil))
@@ -278,9 +279,10 @@ func (im *Importer) putWhole(ctx context.Context, name string, f *os.File, size 
 // failure other than a refusal).
 func (im *Importer) putLarge(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string, counted *int64) error {
 	base := fmt.Sprintf("%simport-%d-%d/", im.opts.SegmentPrefix, im.opts.Now().UnixNano(), im.seq.Add(1))
-	segs := cache.SegmentPlan(base, size, im.opts.SegmentSize)
+	segSize := cache.SegmentSizeFor(size, im.opts.SegmentSize)
+	segs := cache.SegmentPlan(base, size, segSize)
 	var sent atomic.Int64
-	err := cache.PutSegments(ctx, im.client, name, f, segs, im.opts.SegmentSize, im.opts.Workers, func(n int64) {
+	err := cache.PutSegments(ctx, im.client, name, f, segs, segSize, im.opts.Workers, func(n int64) {
 		im.bytesDone.Add(n)
 		sent.Add(n)
 	})

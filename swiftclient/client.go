@@ -52,6 +52,12 @@ type Client interface {
 	// Swift replaces all X-Object-Meta-* values: pass the whole set.
 	Update(ctx context.Context, name string, contentType string, meta map[string]string) error
 
+	// Manifest reads a Static Large Object's manifest (GET with
+	// multipart-manifest=get): its segments with their sizes and, where
+	// the manifest fixes them, the MD5 of their bytes. For an object that
+	// is not an SLO it returns a Manifest without Segments. Idempotent.
+	Manifest(ctx context.Context, name string) (Manifest, error)
+
 	// Container reports the container's counters and whether it exists
 	// (ErrNotFound when it does not).
 	Container(ctx context.Context) (ContainerInfo, error)

@@ -37,7 +37,7 @@ Flags:
 // importShared are the mount options import takes too (same meaning, from
 // the option table), with import's own defaults where they differ.
 var importShared = map[string]string{
-	"segment-size": "", "uploaders": "8", "fits-check": "", "registry-patterns": "",
+	"segment-size": "", "slo-threshold": "", "uploaders": "8", "fits-check": "", "registry-patterns": "",
 	"password-file": "", "os-cloud": "", "credentials-file": "", "log-level": "warn", "log-format": "",
 }
 
@@ -133,7 +133,7 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 		}})
 	validate := fitsValidator(cfg.fitsCheck, log)
 	im := importer.New(client, importer.Options{
-		Source: src, Prefix: prefix, SegmentSize: cfg.segmentSize, Workers: cfg.uploaders,
+		Source: src, Prefix: prefix, SegmentSize: cfg.segmentSize, SLOThreshold: cfg.sloThreshold, Workers: cfg.uploaders,
 		Validate: validate.upload,
 		Prepare:  chainPrepare(reg.Prepare, fitsHDUIndex),
 		LocalOnly: func(name string) bool {

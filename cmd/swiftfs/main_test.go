@@ -27,6 +27,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"mount", "--cache-size", "lots", "c", dir}, 2, `--cache-size="lots"`},
 		{[]string{"mount", "--write-back", "maybe", "c", dir}, 2, "must be async or sync"},
 		{[]string{"mount", "--segment-size", "10G", "c", dir}, 2, "between 1M and 5G"},
+		{[]string{"mount", "--slo-threshold", "100K", "c", dir}, 2, `--slo-threshold="100K": must be between 1M and 5G`},
+		{[]string{"mount", "--verify", "sometimes", "c", dir}, 2, "must be strict or lazy"},
 		{[]string{"mount", "--log-level", "loud", "c", dir}, 2, "must be debug, info, warn or error"},
 		{[]string{"mount", "--no-such-flag", "c", dir}, 2, "flag provided but not defined"},
 		{[]string{"mount", "--metrics-addr", "9100", "c", dir}, 2, `"9100" is not HOST:PORT or :PORT`},

@@ -126,7 +126,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	c, err := cache.New(cache.Options{
 		Dir: cdir, MaxBytes: cfg.cacheSize, MinFree: cfg.cacheMinFree,
 		WriteBackDelay: cfg.writeBackDelay, SyncWriteBack: cfg.writeBack == "sync",
-		Uploaders: cfg.uploaders, SegmentSize: cfg.segmentSize, Logger: log,
+		Uploaders: cfg.uploaders, SegmentSize: cfg.segmentSize, SLOThreshold: cfg.sloThreshold, LazyVerify: cfg.verifyLazy, Logger: log,
 		Validate:      validate.upload,
 		PrepareUpload: chainPrepare(reg.Prepare, fitsHDUIndex), CheckConflict: checkConflict(cfg, reg.Applies),
 		OnUploaded: func(name string, info swiftclient.ObjectInfo) {

@@ -36,6 +36,8 @@ type config struct {
 	writeBackDelay time.Duration
 	drainTimeout   time.Duration
 	segmentSize    int64
+	sloThreshold   int64
+	verifyLazy     bool
 	uploaders      int
 	passwordFile   string
 	osCloud        string
@@ -119,6 +121,13 @@ var options = []option{
 	{"cache-dir", defaultCacheDir(), "local cache directory (created 0700; one swiftfs process per directory)", "cache", func(c *config, v string) error { c.cacheDir = v; return nil }},
 	{"cache-size", "10G", "byte budget of the local cache (clean, dirty and in-flight data)", "cache", func(c *config, v string) (err error) { c.cacheSize, err = parseSize(v); return }},
 	{"cache-min-free", "1G", "free space to keep on the cache file system", "cache", func(c *config, v string) (err error) { c.cacheMinFree, err = parseSize(v); return }},
+	{"verify", "strict", "strict: no downloaded byte is read before it matched its checksum (an SLO's segment, a plain object's whole MD5); lazy: read bytes as they arrive, a later mismatch fails every further read of that copy (EIO)", "cache", func(c *config, v string) error {
+		if v != "strict" && v != "lazy" {
+			return fmt.Errorf("must be strict or lazy")
+		}
+		c.verifyLazy = v == "lazy"
+		return nil
+	}},
 	{"write-back", "async", "async: upload after the last close plus --write-back-delay; sync: close waits for the upload", "write", func(c *config, v string) error {
 		if v != "async" && v != "sync" {
 			return fmt.Errorf("must be async or sync")
@@ -128,7 +137,14 @@ var options = []option{
 	}},
 	{"write-back-delay", "3s", "wait after the last close before uploading (a rename in between uploads once, under the final name)", "write", func(c *config, v string) (err error) { c.writeBackDelay, err = time.ParseDuration(v); return }},
 	{"drain-timeout", "5m", "on unmount or SIGTERM, how long to wait for pending uploads (what is left stays in the cache for the next mount)", "write", func(c *config, v string) (err error) { c.drainTimeout, err = time.ParseDuration(v); return }},
-	{"segment-size", "1G", "files larger than this are uploaded as Static Large Objects of segments this large (max 5G)", "write", func(c *config, v string) (err error) {
+	{"slo-threshold", "64M", "files larger than this are uploaded as Static Large Objects of --segment-size segments, which downloads check one segment at a time (1M to 5G)", "write", func(c *config, v string) (err error) {
+		c.sloThreshold, err = parseSize(v)
+		if err == nil && (c.sloThreshold < 1<<20 || c.sloThreshold > 5<<30) {
+			err = fmt.Errorf("must be between 1M and 5G")
+		}
+		return
+	}},
+	{"segment-size", "32M", "size of Static Large Object segments: a read far into a large file waits for its segment to be downloaded and checked (1M to 5G; larger when a file would need over 1000)", "write", func(c *config, v string) (err error) {
 		c.segmentSize, err = parseSize(v)
 		if err == nil && (c.segmentSize < 1<<20 || c.segmentSize > 5<<30) {
 			err = fmt.Errorf("must be between 1M and 5G")

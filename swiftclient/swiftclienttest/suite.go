@@ -847,6 +847,27 @@ func testSLO(t *testing.T, e *env) {
 		t.Errorf("ranged Get across segments: %q size %d, want %q size %d", got, gi.Size, whole[off:off+20], len(whole))
 	}
 
+	t.Run("Manifest", func(t *testing.T) {
+		m, err := e.c.Manifest(e.ctx, name)
+		if err != nil {
+			t.Fatalf("Manifest of an SLO: %v", err)
+		}
+		if len(m.Segments) != 2 || m.ETag != sloETag || m.Size != int64(len(whole)) {
+			t.Fatalf("Manifest of an SLO: %+v, want 2 segments, ETag %s, size %d", m, sloETag, len(whole))
+		}
+		for i, s := range m.Segments {
+			if !strings.HasSuffix(s.Name, "/"+segs[i].Name) || s.Size != segs[i].Size || s.MD5 != segs[i].ETag {
+				t.Errorf("segment %d: %+v, want name .../%s, size %d, MD5 %s", i, s, segs[i].Name, segs[i].Size, segs[i].ETag)
+			}
+		}
+		plain, err := e.c.Manifest(e.ctx, segs[0].Name)
+		if err != nil || plain.Segments != nil {
+			t.Errorf("Manifest of a plain object: %+v, %v; want no segments, no error", plain, err)
+		}
+		_, err = e.c.Manifest(e.ctx, e.name("slo/missing"))
+		wantNotFound(t, "Manifest of a missing object", err)
+	})
+
 	t.Run("ListingSize", func(t *testing.T) {
 		e.lacks(t, e.caps.NoSLOListingSize, "SLO total sizes in listings")
 		eventually(t, "listing of an SLO", func() error {

@@ -42,8 +42,8 @@ type Fake struct {
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 	// Fault, when set, is called before every operation with its name
-	// ("stat", "get", "put", "delete", "list", "copy", "update",
-	// "container") and object name; a non-nil result is returned instead.
+	// ("stat", "get", "manifest", "put", "delete", "list", "copy",
+	// "update", "container") and object name; a non-nil result is returned instead.
 	// It is called without the fake's lock held.
 	Fault func(op, name string) error
 	// ListMaxPage caps the page size (default 10,000, as Swift's).
@@ -198,6 +198,29 @@ func (f *Fake) Get(ctx context.Context, name string, off, length int64) (io.Read
 		end = off + length
 	}
 	return io.NopCloser(bytes.NewReader(bytes.Clone(data[off:end]))), f.infoLocked(name, o, true), nil
+}
+
+// Manifest implements swiftclient.Client.
+func (f *Fake) Manifest(ctx context.Context, name string) (swiftclient.Manifest, error) {
+	if err := f.begin("manifest", name); err != nil {
+		return swiftclient.Manifest{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.objects[name]
+	if !ok {
+		return swiftclient.Manifest{}, fail("manifest", name, 404, "object not found")
+	}
+	m := swiftclient.Manifest{TransID: "tx-fake"}
+	if o.segments == nil {
+		return m, nil
+	}
+	m.ETag = o.etag
+	for _, s := range o.segments {
+		m.Segments = append(m.Segments, swiftclient.ManifestSegment{Name: "/fake/" + s.Name, Size: s.Size, MD5: s.ETag})
+		m.Size += s.Size
+	}
+	return m, nil
 }
 
 // Put implements swiftclient.Client.

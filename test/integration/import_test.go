@@ -89,7 +89,7 @@ func statTree(t *testing.T, root string) map[string]statEntry {
 // importSource makes a tree with what an import must keep: modes with
 // setuid/setgid/sticky, other owners (when root), nanosecond mtimes,
 // relative, absolute and dangling symlinks, empty and nested directories,
-// and a file of three segments at --segment-size 1M.
+// and a file of three segments at --segment-size 1M (--slo-threshold 1M).
 func importSource(t *testing.T) string {
 	t.Helper()
 	src := t.TempDir()
@@ -210,7 +210,7 @@ func TestImportMountShowsSource(t *testing.T) {
 	src := importSource(t)
 	want := statTree(t, src)
 
-	out, errOut, code := runImport(t, "--segment-size", "1M", src, name+":pre/fix")
+	out, errOut, code := runImport(t, "--segment-size", "1M", "--slo-threshold", "1M", src, name+":pre/fix")
 	if code != 0 {
 		t.Fatalf("import exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -231,7 +231,7 @@ func TestImportMountShowsSource(t *testing.T) {
 
 	// Again: all skipped, no object written.
 	before := listTimes(t, c)
-	out, errOut, code = runImport(t, "--segment-size", "1M", src, name+":pre/fix")
+	out, errOut, code = runImport(t, "--segment-size", "1M", "--slo-threshold", "1M", src, name+":pre/fix")
 	if code != 0 || !strings.Contains(out, "imported 0 files (0 B), 0 directories, 0 symlinks") ||
 		!strings.Contains(out, fmt.Sprintf("skipped %d unchanged", len(want))) {
 		t.Errorf("second import exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -249,7 +249,7 @@ func TestImportMountShowsSource(t *testing.T) {
 	if err := os.Chmod(filepath.Join(src, "README"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = runImport(t, "--segment-size", "1M", src, name+":pre/fix")
+	out, errOut, code = runImport(t, "--segment-size", "1M", "--slo-threshold", "1M", src, name+":pre/fix")
 	if code != 1 || !strings.Contains(out, "FAILED: 1") || !strings.Contains(out, "raw/pipe: FIFO") ||
 		!strings.Contains(out, "1 with new attributes only") || !strings.Contains(errOut, "import incomplete") {
 		t.Errorf("import with a FIFO exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

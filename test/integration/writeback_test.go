@@ -392,7 +392,7 @@ func TestWritebackTokenExpiry(t *testing.T) {
 		flags []string
 		slo   bool
 	}{
-		{"whole object", 300 << 20, nil, false},
+		{"whole object", 300 << 20, []string{"--slo-threshold", "1G"}, false},
 		{"SLO", 300 << 20, []string{"--segment-size", "32M"}, true},
 	}
 	for i, tt := range tests {
