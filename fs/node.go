@@ -278,9 +278,18 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 			n.fsys.log.Debug("lookup of a name just renamed over a symlink to it: ESTALE, the kernel walks again", "path", p)
 			return nil, syscall.ESTALE // see symwalk.go
 		}
-		// (A timeout set here makes go-fuse answer a plain ENOENT, which
-		// the kernel does not cache.)
-		out.SetEntryTimeout(n.fsys.kernelTTL())
+		if n.fsys.walks.recent(p, n.fsys.now()) {
+			// Not cached: a walk through the old symlink must reach us
+			// (symwalk.go). go-fuse answers ENOENT with a timeout set
+			// here as a plain ENOENT error.
+			out.SetEntryTimeout(n.fsys.kernelTTL())
+			return nil, syscall.ENOENT
+		}
+		// With no timeout set, go-fuse answers a negative entry (node ID
+		// 0) that the kernel caches for Options.NegativeTimeout
+		// (kernelTTL, mount.go): a repeated probe of a missing name is
+		// no round trip. Names made through this mount replace the
+		// cached entry at once (the kernel instantiates it).
 		return nil, syscall.ENOENT
 	}
 	ch := n.childNode(ctx, name, e)
