@@ -710,6 +710,11 @@ w10() {
   log "10: Butler processing run of $SCN_N raw files (bench/butler_scenario.py): copy in, registry, headers, outputs"
   local src=$WORK/scn-src rep tool c out s base ph
   local py=/usr/bin/python3 # the Debian interpreter: python3-astropy
+  if ! "$py" -c 'import astropy.io.fits, numpy' 2>/dev/null; then
+    log "installing python3-astropy"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-astropy >/dev/null 2>&1 ||
+      die "workload 10 needs python3-astropy for $py"
+  fi
   rm -rf "$src"
   "$py" bench/butler_scenario.py make "$src" "$SCN_N"
   for ((rep = 1; rep <= REPS; rep++)); do
