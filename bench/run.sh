@@ -7,7 +7,7 @@
 #
 # Environment:
 #   BENCH_REPS=3            repetitions of every workload (smoke: 1)
-#   BENCH_ONLY=1,3          run only these workloads (1-9)
+#   BENCH_ONLY=1,3          run only these workloads (1-10)
 #   BENCH_WORK=DIR          scratch directory (default /tmp/swiftfs-bench.PID; removed at the end)
 #   BENCH_RESULTS=DIR       where results go (default bench/results)
 #   BENCH_SWIFTFS_FLAGS     extra swiftfs mount flags;  BENCH_RCLONE_FLAGS  extra rclone mount flags
@@ -46,15 +46,15 @@ SAIO=$ROOT/test/integration/saio/swift.sh
 if ((SMOKE)); then
   REPS=${BENCH_REPS:-1}
   BIG=16M SMALL_N=20 SMALL_SIZE=4K LS_N=300 BUTLER_N=10 BUTLER_SIZE=64K
-  PAR_N=8 PAR_SIZE=4M PAR_P=4 RSS_NS="2000 20000"
+  PAR_N=8 PAR_SIZE=4M PAR_P=4 RSS_NS="2000 20000" SCN_N=18
   : "${IMP_DIRS:=4}" "${IMP_N:=10}" "${IMP_SIZE:=4K}" "${IMP_BIG_N:=2}" "${IMP_BIG:=2M}"
 else
   REPS=${BENCH_REPS:-3}
   BIG=1G SMALL_N=1000 SMALL_SIZE=4K LS_N=10000 BUTLER_N=200 BUTLER_SIZE=1M
-  PAR_N=8 PAR_SIZE=256M PAR_P=4 RSS_NS="100000 1000000"
+  PAR_N=8 PAR_SIZE=256M PAR_P=4 RSS_NS=${BENCH_RSS_NS:-"100000 1000000"} SCN_N=${BENCH_SCN_N:-270}
   : "${IMP_DIRS:=20}" "${IMP_N:=100}" "${IMP_SIZE:=16K}" "${IMP_BIG_N:=4}" "${IMP_BIG:=64M}"
 fi
-ONLY=${BENCH_ONLY:-1,2,3,4,5,6,7,8,9}
+ONLY=${BENCH_ONLY:-1,2,3,4,5,6,7,8,9,10}
 CP=${BENCH_CONTAINER_PREFIX:-bench-} # containers of this run (bench-ls* is shared)
 WORK=${BENCH_WORK:-/tmp/swiftfs-bench.$$}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
@@ -158,7 +158,7 @@ BT=$WORK/bin/benchtool
 # Workload 8 runs against benchtool's fake Swift: a run of only workload 8
 # needs no Swift.
 NEED_SWIFT=0
-for w in 1 2 3 4 5 6 7 9; do wants $w && NEED_SWIFT=1; done
+for w in 1 2 3 4 5 6 7 9 10; do wants $w && NEED_SWIFT=1; done
 if ((!NEED_SWIFT)); then
   log "workload 8 only: no Swift needed"
 elif "$SAIO" status >/dev/null 2>&1; then
@@ -706,6 +706,58 @@ w9() {
   rm -rf "$WORK/imp"
 }
 
+w10() {
+  log "10: Butler processing run of $SCN_N raw files (bench/butler_scenario.py): copy in, registry, headers, outputs"
+  local src=$WORK/scn-src rep tool c out s base ph
+  local py=/usr/bin/python3 # the Debian interpreter: python3-astropy
+  if ! "$py" -c 'import astropy.io.fits, numpy' 2>/dev/null; then
+    log "installing python3-astropy"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-astropy >/dev/null 2>&1 ||
+      die "workload 10 needs python3-astropy for $py"
+  fi
+  rm -rf "$src"
+  "$py" bench/butler_scenario.py make "$src" "$SCN_N"
+  for ((rep = 1; rep <= REPS; rep++)); do
+    base=""
+    for tool in "local disk" swiftfs; do
+      skip 10 "$tool" && continue
+      case $tool in
+        swiftfs)
+          c=${CP}scn-$rep
+          fresh_container "$c"
+          rm -rf "$WORK/cache"
+          mount_fs swiftfs "$c" "$WORK/cache"
+          out=$("$py" bench/butler_scenario.py run "$src" "$MNT")
+          umount_fs
+          rm -rf "$WORK/cache"
+          purge "$c"
+          ;;
+        "local disk")
+          rm -rf "$WORK/scn"
+          mkdir -p "$WORK/scn"
+          out=$("$py" bench/butler_scenario.py run "$src" "$WORK/scn")
+          rm -rf "$WORK/scn"
+          ;;
+      esac
+      s=$(jq_float "$out" total)
+      for ph in copy registry headers outputs; do
+        record 10 "scn_$ph" "Butler run: phase $ph" "$tool" $rep "$(jq_float "$out" $ph)" s
+      done
+      record 10 scn_time "Butler run: $SCN_N raw files, total" "$tool" $rep "$s" s
+      if [[ $tool == "local disk" ]]; then
+        base=$s
+      elif [[ -n $base ]]; then
+        record 10 scn_ratio "Butler run: time on the mount ÷ time on local disk (target ≤ 1.5)" "$tool" $rep \
+          "$(awk -v a="$s" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" ratio
+      fi
+    done
+  done
+  rm -rf "$src"
+}
+
+# jq_float JSON KEY: a decimal number from a flat JSON object.
+jq_float() { sed -n "s/.*\"$2\": *\([0-9.]*\).*/\1/p" <<<"$1"; }
+
 # ------------------------------------------------------------ run
 
 write_meta() {
@@ -732,7 +784,7 @@ write_meta() {
 
 read -r START_LOAD _ </proc/loadavg
 log "results: $JSONL (reps $REPS, workloads $ONLY, scratch $WORK)"
-for w in 1 2 3 4 5 6 7 8 9; do
+for w in 1 2 3 4 5 6 7 8 9 10; do
   if wants $w; then
     "w$w"
   fi

@@ -117,6 +117,11 @@
 // Mount sets the entry, attribute and negative-entry timeouts to
 // min(1 s, MetadataTTL) (kernelTTL), so the kernel asks again at least
 // every second and remote changes show within MetadataTTL plus one second.
+// A missing name is a cached negative entry (Lookup returns ENOENT with no
+// timeout set; go-fuse then replies node ID 0 with the negative timeout),
+// except a name of symwalk.go, which must reach Lookup every time. A name
+// made through this mount replaces its negative entry at once: the kernel
+// instantiates the dentry on create, mkdir, symlink, link and rename.
 // Open returns FOPEN_KEEP_CACHE only when the object's ETag is the one the
 // previous open of this node saw and the copy is complete and clean;
 // otherwise the kernel drops the file's pages. With Options.Passthrough, a

@@ -88,7 +88,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	h.wrote = true
 	h.mu.Unlock()
 	h.n.mu.Lock()
-	h.n.written = h.n.fsys.now().UnixNano()
+	h.n.openW().written = h.n.fsys.now().UnixNano()
 	h.n.mu.Unlock()
 	return uint32(n), 0
 }
@@ -174,10 +174,10 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	n := h.n
 	if h.lf != nil {
 		n.mu.Lock()
-		n.handles--
-		if n.handles == 0 && n.unlinked && n.local != nil {
-			n.local.f.Close() // unlinked while open: the data goes now
-			n.local = nil
+		n.openW().handles--
+		if n.openR().handles == 0 && n.unlinked && n.openR().local != nil {
+			n.openR().local.f.Close() // unlinked while open: the data goes now
+			n.openW().local = nil
 		}
 		n.mu.Unlock()
 		return 0
@@ -190,10 +190,10 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		n.stampForUpload(p, h.e)
 	}
 	n.mu.Lock()
-	n.handles--
-	if n.handles == 0 {
+	n.openW().handles--
+	if n.openR().handles == 0 {
 		n.a.size = h.e.Size()
-		n.entry = nil
+		n.openW().entry = nil
 	}
 	n.mu.Unlock()
 	if err := n.fsys.cache.Release(h.e); err != nil {
@@ -261,7 +261,7 @@ func (h *ptHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadR
 // Release implements gofs.FileReleaser.
 func (h *ptHandle) Release(ctx context.Context) syscall.Errno {
 	h.n.mu.Lock()
-	h.n.ptHandles--
+	h.n.openW().ptHandles--
 	h.n.mu.Unlock()
 	return h.handle.Release(ctx)
 }

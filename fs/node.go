@@ -22,27 +22,18 @@ import (
 // the tree when needed.
 //
 // One node lives per name the kernel knows (after `ls -l` of a million
-// files, a million of them): the fields are ordered so that the struct has
-// no padding (320 bytes with go-fuse's Inode, exactly the 320-byte size
-// class; TestNodeSize keeps it there).
+// files, a million of them): what only opened, written, local, replaced
+// files and symlinks need is in nodeOpen, allocated the first time it is
+// set; a node that is only looked up (stat, `ls -l`) has none. The fields
+// are ordered so that the struct has no padding (TestNodeSize keeps it in
+// its size class).
 type node struct {
 	gofs.Inode
 	fsys *FS
 
-	mu        sync.Mutex
-	a         attrs        // GUARDED_BY(mu): last known attributes
-	entry     *cache.Entry // GUARDED_BY(mu): the shared cache copy while handles are open
-	handles   int          // GUARDED_BY(mu)
-	ptHandles int          // GUARDED_BY(mu): open passthrough handles
-	keepETag  string       // GUARDED_BY(mu): version in the kernel's page cache
-	target    string       // GUARDED_BY(mu): symlink target, when known
-	local     *localFile   // GUARDED_BY(mu): content of a local-only file
-	// held is the old file's copy of a replaced node, kept for a moment
-	// (heldFor) for opens the kernel sends through a lookup made before the
-	// rename: they get the old file, as on a local disk. Without it they
-	// get ESTALE, and the kernel retries only once.
-	held    *cache.Entry // GUARDED_BY(mu)
-	written int64        // GUARDED_BY(mu): Unix ns of the last write through an open handle
+	mu sync.Mutex
+	a  attrs     // GUARDED_BY(mu): last known attributes
+	o  *nodeOpen // GUARDED_BY(mu): nil until first set (openR, openW)
 	// attrAt is the time of the last chmod/chown/utimes here: for
 	// OverlayWindow the node's own values win over namespace entries (a
 	// lookup may hold a copy read before the change).
@@ -56,6 +47,46 @@ type node struct {
 	replaced bool // GUARDED_BY(mu)
 	// lookups counts the kernel's LOOKUPs of names in this directory.
 	lookups atomic.Uint32
+}
+
+// nodeOpen is the part of a node that only some nodes need. Once
+// allocated it stays (keepETag and written outlive the handles). All its
+// fields are guarded by the node's mu.
+type nodeOpen struct {
+	entry     *cache.Entry // the shared cache copy while handles are open
+	handles   int
+	ptHandles int        // open passthrough handles
+	keepETag  string     // version in the kernel's page cache
+	target    string     // symlink target, when known
+	local     *localFile // content of a local-only file
+	// held is the old file's copy of a replaced node, kept for a moment
+	// (heldFor) for opens the kernel sends through a lookup made before the
+	// rename: they get the old file, as on a local disk. Without it they
+	// get ESTALE, and the kernel retries only once.
+	held    *cache.Entry
+	written int64 // Unix ns of the last write through an open handle
+}
+
+// noOpen is what openR gives for a node without a nodeOpen: all zero,
+// never written.
+var noOpen nodeOpen
+
+// openR returns the node's nodeOpen for reading (the zero one when it has
+// none). LOCKS_REQUIRED(n.mu)
+func (n *node) openR() *nodeOpen {
+	if n.o == nil {
+		return &noOpen
+	}
+	return n.o
+}
+
+// openW returns the node's nodeOpen for writing, allocating it.
+// LOCKS_REQUIRED(n.mu)
+func (n *node) openW() *nodeOpen {
+	if n.o == nil {
+		n.o = &nodeOpen{}
+	}
+	return n.o
 }
 
 // ownAttrsLocked reports whether this node's mode, owner and mtime were
@@ -103,8 +134,10 @@ func (n *node) dropHeld() { n.setHeld(nil) }
 // setHeld replaces the held copy, releasing the one before.
 func (n *node) setHeld(e *cache.Entry) {
 	n.mu.Lock()
-	old := n.held
-	n.held = e
+	old := n.openR().held
+	if e != nil || old != nil {
+		n.openW().held = e
+	}
 	n.mu.Unlock()
 	if old != nil {
 		n.fsys.cache.Release(old)
@@ -192,9 +225,9 @@ func (n *node) current() attrs {
 func (n *node) currentAt(p string, hasPath bool) attrs {
 	n.mu.Lock()
 	a := n.a
-	e := n.entry
-	written := n.written
-	lf := n.local
+	e := n.openR().entry
+	written := n.openR().written
+	lf := n.openR().local
 	n.mu.Unlock()
 	if e != nil {
 		a.size = e.Size()
@@ -238,7 +271,7 @@ func (n *node) childNode(ctx context.Context, name string, e *nsEntry) *gofs.Ino
 	if ch := n.GetChild(name); ch != nil {
 		if cn, ok := ch.Operations().(*node); ok && cn.kind == e.kind {
 			cn.mu.Lock()
-			if cn.entry == nil && cn.local == nil {
+			if cn.openR().entry == nil && cn.openR().local == nil {
 				cn.refreshAttrsLocked(e.attrs)
 			} else if !cn.ownAttrsLocked() {
 				cn.a.perm, cn.a.uid, cn.a.gid = e.perm, e.uid, e.gid
@@ -278,9 +311,18 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 			n.fsys.log.Debug("lookup of a name just renamed over a symlink to it: ESTALE, the kernel walks again", "path", p)
 			return nil, syscall.ESTALE // see symwalk.go
 		}
-		// (A timeout set here makes go-fuse answer a plain ENOENT, which
-		// the kernel does not cache.)
-		out.SetEntryTimeout(n.fsys.kernelTTL())
+		if n.fsys.walks.recent(p, n.fsys.now()) {
+			// Not cached: a walk through the old symlink must reach us
+			// (symwalk.go). go-fuse answers ENOENT with a timeout set
+			// here as a plain ENOENT error.
+			out.SetEntryTimeout(n.fsys.kernelTTL())
+			return nil, syscall.ENOENT
+		}
+		// With no timeout set, go-fuse answers a negative entry (node ID
+		// 0) that the kernel caches for Options.NegativeTimeout
+		// (kernelTTL, mount.go): a repeated probe of a missing name is
+		// no round trip. Names made through this mount replace the
+		// cached entry at once (the kernel instantiates it).
 		return nil, syscall.ENOENT
 	}
 	ch := n.childNode(ctx, name, e)
@@ -290,8 +332,8 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 		lf := n.fsys.locals[p]
 		n.fsys.localMu.Unlock()
 		cn.mu.Lock()
-		if cn.local == nil {
-			cn.local = lf
+		if cn.openR().local == nil && lf != nil {
+			cn.openW().local = lf
 		}
 		cn.mu.Unlock()
 	}
@@ -304,7 +346,7 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if n != n.fsys.root {
 		n.mu.Lock()
-		open := n.entry != nil || n.local != nil || n.unlinked || n.replaced
+		open := n.openR().entry != nil || n.openR().local != nil || n.unlinked || n.replaced
 		n.mu.Unlock()
 		if !open {
 			if p, ok := n.path(); ok {
@@ -532,7 +574,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	ch := n.childNode(ctx, name, &own)
 	cn := ch.Operations().(*node)
 	cn.mu.Lock()
-	cn.target = target
+	cn.openW().target = target
 	cn.mu.Unlock()
 	n.fillAttr(a, ch.StableAttr().Ino, &out.Attr)
 	n.timeouts(out)
@@ -542,7 +584,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 // Readlink implements gofs.NodeReadlinker: the object's content.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	n.mu.Lock()
-	t := n.target
+	t := n.openR().target
 	n.mu.Unlock()
 	if t != "" {
 		return []byte(t), 0
@@ -568,7 +610,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		}
 	}
 	n.mu.Lock()
-	n.target = b.String()
+	n.openW().target = b.String()
 	n.mu.Unlock()
 	return []byte(b.String()), 0
 }

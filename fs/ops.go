@@ -61,9 +61,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		return nil, 0, syscall.EROFS
 	}
 	n.mu.Lock()
-	if n.local != nil {
-		lf := n.local
-		n.handles++
+	if n.openR().local != nil {
+		lf := n.openR().local
+		n.openW().handles++
 		n.mu.Unlock()
 		if flags&syscall.O_TRUNC != 0 {
 			lf.f.Truncate(0)
@@ -77,10 +77,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	defer f.renameMu.RUnlock()
 	p, ok := n.path()
 	n.mu.Lock()
-	cur, replaced := n.entry, n.replaced
-	if cur == nil && replaced && n.held != nil {
+	cur, replaced := n.openR().entry, n.replaced
+	if cur == nil && replaced && n.openR().held != nil {
 		// Renamed over a moment ago: the old file, whose copy is held.
-		cur = n.held
+		cur = n.openR().held
 	}
 	if cur != nil && !f.cache.Reopen(cur) {
 		cur = nil
@@ -160,15 +160,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	}
 	var fuseFlags uint32
 	n.mu.Lock()
-	n.entry = e
-	n.handles++
-	if remote != nil && !e.Dirty() && n.keepETag == remote.ETag && e.Complete() {
+	n.openW().entry = e
+	n.openW().handles++
+	if remote != nil && !e.Dirty() && n.openR().keepETag == remote.ETag && e.Complete() {
 		fuseFlags |= fuse.FOPEN_KEEP_CACHE
 	}
 	if remote != nil {
-		n.keepETag = remote.ETag
+		n.openW().keepETag = remote.ETag
 	} else {
-		n.keepETag = ""
+		n.openW().keepETag = ""
 	}
 	// Kernel passthrough (reads at local disk speed) for read-only opens of
 	// a complete, clean copy. The kernel refuses a cached-mode open of an
@@ -181,10 +181,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		// The kernel still believes the listing's size 0: direct I/O reads
 		// are not cut at the cached size.
 		fuseFlags |= fuse.FOPEN_DIRECT_IO
-	case f.opts.Passthrough && !write && e.Complete() && !e.Dirty() && n.handles-n.ptHandles == 1:
+	case f.opts.Passthrough && !write && e.Complete() && !e.Dirty() && n.openR().handles-n.openR().ptHandles == 1:
 		mode = handlePassthrough
-		n.ptHandles++
-	case n.ptHandles > 0:
+		n.openW().ptHandles++
+	case n.openR().ptHandles > 0:
 		mode = handleDirect
 		fuseFlags |= fuse.FOPEN_DIRECT_IO
 	}
@@ -247,12 +247,12 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 			return nil, nil, 0, f.fail("create", p, err)
 		}
 		ne.localOnly = true
-		cn.local = lf
+		cn.openW().local = lf
 		f.localMu.Lock()
-		f.locals[p] = cn.local
+		f.locals[p] = cn.openR().local
 		f.localMu.Unlock()
-		cn.handles = 1
-		h = &handle{n: cn, lf: cn.local, flags: flags}
+		cn.openW().handles = 1
+		h = &handle{n: cn, lf: cn.openR().local, flags: flags}
 	} else {
 		e, err := f.cache.Open(f.names.object(p), nil, true)
 		if err != nil {
@@ -267,8 +267,8 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 			f.cache.Release(e)
 			return nil, nil, 0, f.fail("create", p, err)
 		}
-		cn.entry = e
-		cn.handles = 1
+		cn.openW().entry = e
+		cn.openW().handles = 1
 		h = &handle{n: cn, e: e, flags: flags, wrote: true}
 	}
 	f.setEntry(p, ne)
@@ -296,7 +296,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 			// A size change is a write: mtime and ctime move (ftruncate
 			// also sends the new mtime; truncate leaves it to us).
 			n.mu.Lock()
-			n.written = f.now().UnixNano()
+			n.openW().written = f.now().UnixNano()
 			n.mu.Unlock()
 		}
 		if errno := n.truncate(ctx, fh, p, ok, int64(sz)); errno != 0 {
@@ -307,7 +307,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		n.mu.Lock()
 		n.applyAttrsLocked(in, f.now())
 		a := n.a
-		local := n.local != nil
+		local := n.openR().local != nil
 		n.mu.Unlock()
 		if ok && !local {
 			if err := f.persistAttrs(ctx, n, p, a); err != nil {
@@ -338,7 +338,7 @@ func (n *node) truncate(ctx context.Context, fh gofs.FileHandle, p string, ok bo
 		return 0
 	}
 	n.mu.Lock()
-	lf := n.local
+	lf := n.openR().local
 	n.mu.Unlock()
 	if lf != nil {
 		if err := lf.f.Truncate(size); err != nil {
@@ -426,7 +426,7 @@ func (f *FS) persistAttrs(ctx context.Context, n *node, p string, a attrs) error
 func (n *node) hasOpenDirty() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.entry != nil && n.entry.Dirty()
+	return n.openR().entry != nil && n.openR().entry.Dirty()
 }
 
 // Unlink implements gofs.NodeUnlinker: the pending upload is cancelled and
@@ -465,7 +465,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		cn.mu.Lock()
 		cn.unlinked = true
 		cn.a.changed(f.now()) // the link count changed
-		if cn.local != nil && cn.handles > 0 {
+		if cn.openR().local != nil && cn.openR().handles > 0 {
 			closeLocal = false // the data goes with the last close (handle.Release)
 		}
 		cn.mu.Unlock()
@@ -695,7 +695,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			over = on
 			over.mu.Lock()
 			over.replaced = true
-			overTarget = over.target
+			overTarget = over.openR().target
 			over.mu.Unlock()
 			if over.kind == kindFile {
 				held = f.cache.Hold(f.names.object(dst))

@@ -24,7 +24,8 @@ import (
 // A thread that looks tmp up directly gets ENOENT on the kernel's second
 // try (one more round trip); a thread that came through the old symlink
 // does not look tmp up again and opens the new file. (The kernel caches no
-// negative entry for tmp: lookup answers a plain ENOENT.)
+// negative entry for tmp meanwhile: lookup answers it a plain ENOENT, where
+// other missing names get a cached negative entry; see recent.)
 
 // symWalks remembers the source names of such renames. Its mu is a leaf.
 type symWalks struct {
@@ -73,6 +74,17 @@ func (w *symWalks) stale(ctx context.Context, p string, now time.Time) bool {
 	}
 	t.told[c.Pid] = true
 	return true
+}
+
+// recent reports whether p is such a source name within heldFor: its
+// ENOENT must not be cached by the kernel, or a walk through the old
+// symlink would stop at the cached entry without asking (and without the
+// ESTALE that sends it round again).
+func (w *symWalks) recent(p string, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.tombs[p]
+	return t != nil && now.Sub(t.at) < heldFor
 }
 
 // symlinkNamed reports whether the symlink target names the file src (by

@@ -42,6 +42,30 @@ func TestSymWalksStale(t *testing.T) {
 	}
 }
 
+// TestSymWalksRecent: the names whose ENOENT the kernel must not cache
+// (every lookup of them within heldFor, told or not).
+func TestSymWalksRecent(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var w symWalks
+	w.add("d/cfg.tmp1", t0)
+	w.stale(fuse.NewContext(context.Background(), &fuse.Caller{Pid: 7}), "d/cfg.tmp1", t0)
+	cases := []struct {
+		p    string
+		at   time.Time
+		want bool
+	}{
+		{"d/cfg.tmp1", t0.Add(time.Millisecond), true},
+		{"d/cfg.tmp1", t0.Add(heldFor - time.Millisecond), true},
+		{"d/cfg.tmp2", t0.Add(time.Millisecond), false},
+		{"d/cfg.tmp1", t0.Add(heldFor), false},
+	}
+	for _, c := range cases {
+		if got := w.recent(c.p, c.at); got != c.want {
+			t.Errorf("recent(%q, t0+%v) = %v, want %v", c.p, c.at.Sub(t0), got, c.want)
+		}
+	}
+}
+
 func TestSymlinkNamed(t *testing.T) {
 	cases := []struct {
 		target, src string

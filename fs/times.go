@@ -28,7 +28,7 @@ func (n *node) applyAttrsLocked(in *fuse.SetAttrIn, now time.Time) {
 			t = time.Unix(int64(in.Mtime), int64(in.Mtimensec))
 		}
 		n.a.mtime = t
-		n.written = t.UnixNano()
+		n.openW().written = t.UnixNano()
 	}
 	if in.Valid&fuse.FATTR_ATIME != 0 {
 		t := now

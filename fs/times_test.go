@@ -40,7 +40,7 @@ func TestApplyAttrsTimes(t *testing.T) {
 		n.mu.Lock()
 		n.applyAttrsLocked(&c.in, now)
 		if c.writeAfter {
-			n.written = now.Add(time.Second).UnixNano()
+			n.openW().written = now.Add(time.Second).UnixNano()
 		}
 		n.mu.Unlock()
 		a, m, ct := timesOf(n)

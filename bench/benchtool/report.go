@@ -146,6 +146,7 @@ var targets = []target{
 	{"1000 × 4 KiB create → durable ≥ 3× rclone", "small_create", "rclone", "speed", 3},
 	{"`ls -l` of 10k objects, cold ≤ 2× `swift list` (time)", "ls_cold", "swift list", "time", 2},
 	{"import of a tree ≥ 1.0× `swift upload`", "import_time", "swift upload", "speed", 1.0},
+	{"Butler run on the mount ≤ 1.5× local disk (time)", "scn_time", "local disk", "time", 1.5},
 	{"Butler pattern: 1 PUT per dataset", "butler_put_per_dataset", "", "max", 1},
 	{"Butler pattern: no COPY", "butler_copy", "", "max", 0},
 	{"daemon RSS ≤ 200 MB after listing 1M objects (`ls -f`)", "rss_list_1M", "", "max", 200},
