@@ -136,6 +136,21 @@ func (c *Cache) prefetchRoomLocked(n, free int64) ([]evicted, error) {
 	return c.roomLocked(n, free)
 }
 
+// logDownloadFailed logs a failed download: at error level, except for a
+// prefetch nobody opened (the object may well have been deleted since the
+// listing; a reader's open then downloads again, and fails visibly).
+// LOCKS_REQUIRED(e.mu) LOCKS_EXCLUDED(c.mu)
+func (c *Cache) logDownloadFailed(e *Entry, name string, err error) {
+	c.mu.Lock()
+	_, unused := c.unused[e.id]
+	c.mu.Unlock()
+	if unused {
+		c.log.Debug("prefetch failed", "object", name, "err", err)
+		return
+	}
+	c.log.Error("download failed", "object", name, "err", err)
+}
+
 // addUnusedLocked records e, just made by a prefetch. LOCKS_REQUIRED(c.mu)
 func (c *Cache) addUnusedLocked(e *Entry, size int64) {
 	if c.unused == nil {

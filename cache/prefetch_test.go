@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
@@ -179,5 +180,36 @@ func TestCancelPrefetch(t *testing.T) {
 		if ev.c.Lookup(o.Name) != nil {
 			t.Errorf("%s prefetched after the cancel", o.Name)
 		}
+	}
+}
+
+// A prefetch that fails (the object was deleted after the listing) leaves
+// nothing behind and logs at debug level only; a reader's open then
+// downloads again and its failure is an error.
+func TestPrefetchFailure(t *testing.T) {
+	ev := newEnv(t, nil)
+	info := *ev.remote("d/gone", randBytes(100))
+	if err := ev.fake.Delete(context.Background(), "d/gone", swiftclient.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev.c.Prefetch("d", []swiftclient.ObjectInfo{info})
+	waitFor(t, "prefetch idle", ev.c.PrefetchIdle)
+	log := ev.log.String()
+	if !strings.Contains(log, "prefetch failed") || strings.Contains(log, "download failed") {
+		t.Errorf("log after a failed prefetch:\n%s", log)
+	}
+	if ev.c.Lookup("d/gone") != nil {
+		t.Errorf("the failed prefetch left an entry")
+	}
+	e, err := ev.c.Open("d/gone", &info, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAll(context.Background(), e); err == nil {
+		t.Errorf("read of a deleted object succeeded")
+	}
+	ev.c.Release(e)
+	if !strings.Contains(ev.log.String(), "download failed") {
+		t.Errorf("a reader's failed download was not logged as an error")
 	}
 }
