@@ -81,6 +81,9 @@ type Options struct {
 	// mismatch found after bytes were read fails every later read of that
 	// copy. By default no byte is served before it matched (verify.go).
 	LazyVerify bool
+	// PrefetchWorkers is the number of prefetch downloads running at most
+	// (default DefaultPrefetchWorkers; see Prefetch).
+	PrefetchWorkers int
 	// RetryBackoff is the wait before the first retry of a failed upload
 	// (default 1 s); it doubles with every failure up to RetryBackoffMax
 	// (default 1 min). PermanentRetry is the wait after a failure that a
@@ -157,6 +160,13 @@ type Cache struct {
 	// hitBytes and missBytes are the sizes of the objects opened from the
 	// cache and of those downloaded for an Open. GUARDED_BY(mu)
 	hitBytes, missBytes int64
+	// unused holds the prefetched entries not opened yet (prefetch.go),
+	// with the bytes they were admitted with; unusedBytes is their sum.
+	unused      map[uint64]int64 // GUARDED_BY(mu)
+	unusedBytes int64            // GUARDED_BY(mu)
+	// prefetched, prefetchHits and prefetchWasted count the prefetches
+	// started, the prefetched copies opened, and those dropped unopened.
+	prefetched, prefetchHits, prefetchWasted int64 // GUARDED_BY(mu)
 	// INVARIANT: used == sum of e.charged over entries + dropping.
 	// INVARIANT: used <= MaxBytes, except after a recovery found more
 	//   dirty data than the budget (then nothing new is admitted until
@@ -166,6 +176,7 @@ type Cache struct {
 	//   pin, failed downloads are detached). lruBytes == sum of charged of
 	//   the lru's entries.
 	// INVARIANT: byName[n] == e implies e.name == n and !e.detached.
+	// INVARIANT: every id in unused is in entries.
 
 	bgMu   sync.Mutex
 	bgCond *sync.Cond // on bgMu: signalled when bgN drops
@@ -175,6 +186,7 @@ type Cache struct {
 
 	wb        *writeback
 	conflicts conflictLog
+	pf        prefetcher
 }
 
 // New opens (or creates) the cache in opts.Dir, recovering entries a
@@ -207,6 +219,9 @@ func New(opts Options, client swiftclient.Client) (*Cache, error) {
 	}
 	if opts.DownloadStreams <= 0 {
 		opts.DownloadStreams = 4
+	}
+	if opts.PrefetchWorkers <= 0 {
+		opts.PrefetchWorkers = DefaultPrefetchWorkers
 	}
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = time.Second
@@ -341,6 +356,11 @@ func (c *Cache) invariantsLocked() error {
 			return fmt.Errorf("cache invariant: byName[%q] is entry %d named %q (detached %v)", n, e.id, e.name, e.detached.Load())
 		}
 	}
+	for id := range c.unused {
+		if c.entries[id] == nil {
+			return fmt.Errorf("cache invariant: unused prefetched entry %d is not in entries", id)
+		}
+	}
 	if c.opts.MaxBytes > 0 && c.used > c.opts.MaxBytes && c.lru.Len() > 0 {
 		return fmt.Errorf("cache invariant: used %d over budget %d with %d evictable entries", c.used, c.opts.MaxBytes, c.lru.Len())
 	}
@@ -406,6 +426,7 @@ func (c *Cache) dropLocked(e *Entry) {
 		c.lruBytes -= e.charged
 	}
 	delete(c.entries, e.id)
+	c.forgetUnusedLocked(e)
 	if c.byName[e.name] == e {
 		delete(c.byName, e.name)
 	}
@@ -464,7 +485,7 @@ func (c *Cache) evictLocked(need int64) []evicted {
 	if need <= 0 || c.lruBytes < need {
 		return nil
 	}
-	var victims []evicted
+	victims, need := c.evictUnusedLocked(need) // prefetched copies never opened go first
 	for need > 0 {
 		id, _, ok := c.lru.GetOldest()
 		if !ok {
@@ -501,13 +522,7 @@ func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	short := int64(0)
-	if max := c.opts.MaxBytes; max > 0 {
-		short = c.used + n - max
-	}
-	if free >= 0 {
-		short = max(short, c.opts.MinFree+recordRoom-(free-c.inflight.Load()-n))
-	}
+	short := c.shortLocked(n, free)
 	if short <= 0 {
 		return nil, nil
 	}
@@ -526,6 +541,19 @@ func (c *Cache) roomLocked(n, free int64) ([]evicted, error) {
 // records of dirty entries (a few KiB each, rewritten through a temporary
 // file) must always find room, or a crash could lose what they describe.
 const recordRoom = 1 << 20
+
+// shortLocked returns how many bytes are missing for n more (see
+// roomLocked). LOCKS_REQUIRED(c.mu)
+func (c *Cache) shortLocked(n, free int64) int64 {
+	short := int64(0)
+	if max := c.opts.MaxBytes; max > 0 {
+		short = c.used + n - max
+	}
+	if free >= 0 {
+		short = max(short, c.opts.MinFree+recordRoom-(free-c.inflight.Load()-n))
+	}
+	return short
+}
 
 // freeSpace returns the free bytes of the cache file system (-1 when
 // unknown).
@@ -607,6 +635,13 @@ func (c *Cache) Lookup(name string) *Entry {
 // needs. The download's bytes are charged to the budget at once
 // (ErrNoSpace when they do not fit).
 func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload bool) (*Entry, error) {
+	return c.open(name, remote, skipDownload, false)
+}
+
+// open is Open, or with prefetch the Open of a prefetch (prefetch.go): it
+// returns nil, nil when name has an entry already or the object does not
+// fit the prefetches' share of the budget.
+func (c *Cache) open(name string, remote *swiftclient.ObjectInfo, skipDownload, prefetch bool) (*Entry, error) {
 	download := remote != nil && !skipDownload
 	var victims []evicted
 	defer func() { c.logEvicted(victims) }()
@@ -617,17 +652,29 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 		}
 		c.mu.Lock()
 		e := c.byName[name]
+		if e != nil && prefetch {
+			c.mu.Unlock()
+			return nil, nil
+		}
 		if e == nil {
 			if !download {
 				break // with c.mu held
 			}
 			// Make room for the download before the entry exists.
-			v, err := c.roomLocked(remote.Size, free)
+			room := c.roomLocked
+			if prefetch {
+				room = c.prefetchRoomLocked
+			}
+			v, err := room(remote.Size, free)
 			victims = append(victims, v...)
 			if err == errWait && waits < maxRoomWaits {
 				c.dropCond.Wait()
 				c.mu.Unlock()
 				continue // the name may have an entry now
+			}
+			if err != nil && prefetch {
+				c.mu.Unlock()
+				return nil, nil
 			}
 			if err != nil {
 				c.mu.Unlock()
@@ -647,6 +694,7 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 			c.mu.Lock()
 			c.hits++
 			c.hitBytes += size
+			c.usedLocked(e)
 			c.mu.Unlock()
 			return e, nil
 		}
@@ -691,9 +739,14 @@ func (c *Cache) Open(name string, remote *swiftclient.ObjectInfo, skipDownload b
 		c.pinLocked(e) // the download's pin
 	}
 	e.opens = 1
-	c.misses++
-	if download {
+	switch {
+	case prefetch:
+		c.addUnusedLocked(e, remote.Size)
+	case download:
+		c.misses++
 		c.missBytes += remote.Size
+	default:
+		c.misses++
 	}
 	c.unlockChecked()
 
@@ -975,6 +1028,10 @@ type Stats struct {
 	// ConflictsTotal counts every upload diverted to a conflict copy since
 	// the mount began (Conflicts keeps only the latest).
 	ConflictsTotal int64 `json:",omitempty"`
+
+	// Prefetched counts the prefetch downloads started, PrefetchHits the
+	// prefetched copies opened, PrefetchWasted those dropped unopened.
+	Prefetched, PrefetchHits, PrefetchWasted int64
 }
 
 // FileState describes one dirty file.
@@ -1001,7 +1058,8 @@ type FileState struct {
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	s := Stats{UsedBytes: c.used, MaxBytes: c.opts.MaxBytes, Entries: len(c.entries), Hits: c.hits, Misses: c.misses,
-		HitBytes: c.hitBytes, MissBytes: c.missBytes, Conflicts: c.conflicts.list(), ConflictsTotal: c.conflicts.count()}
+		HitBytes: c.hitBytes, MissBytes: c.missBytes, Conflicts: c.conflicts.list(), ConflictsTotal: c.conflicts.count(),
+		Prefetched: c.prefetched, PrefetchHits: c.prefetchHits, PrefetchWasted: c.prefetchWasted}
 	var es []*Entry
 	for _, e := range c.entries {
 		es = append(es, e)

@@ -123,6 +123,23 @@
 // cut of a claimed span lies past the block its stream may be writing, so
 // that no stream writes into another span, which may be checked already.
 //
+// # Prefetch
+//
+// [Cache.Prefetch] queues downloads of objects a reader is expected to open
+// next (package fs chooses them); Options.PrefetchWorkers workers fetch
+// them, each waiting for its download before the next. A prefetch is an
+// Open without a caller (open with prefetch, prefetch.go): the same entry,
+// download, verification and charge, released at once, so the reader's
+// Open finds the copy complete or shares the download in flight. It does
+// nothing for a name that has an entry in any state (no second GET), and
+// nothing, silently, when the object does not fit: prefetched entries not
+// opened yet (Cache.unused) stay under a quarter of the budget and
+// maxUnused entries, and a prefetch that would need evictions while such
+// an entry is evictable is skipped, so prefetches never push out one
+// another. They are the first entries evicted for anything else
+// (evictUnusedLocked), before the LRU's oldest. [Cache.CancelPrefetch]
+// drops a key's queued prefetches; running ones finish.
+//
 // # Write-back
 //
 // After the last Release of a dirty entry its upload is due after
@@ -234,6 +251,7 @@
 //     held across disk or Swift I/O, and no Entry.mu is taken while it is
 //     held; code holding it calls only *Locked helpers.
 //   - writeback.mu guards the queue's due times and is a leaf.
+//   - prefetcher.mu guards the prefetch queue and is a leaf.
 //   - uploadGuard.mu is a leaf: writers take it under Entry.mu to stop an
 //     upload's reads; the upload's reads take it alone, around each read
 //     of the file.

@@ -112,7 +112,7 @@ retry:
 		if e.err == nil {
 			e.err = err
 		}
-		c.log.Error("download failed", "object", remote.Name, "err", err)
+		c.logDownloadFailed(e, remote.Name, err) // prefetch.go
 	} else {
 		e.complete = true
 		e.chunks = nil

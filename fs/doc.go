@@ -36,6 +36,9 @@
 //   - The rename journal (renamejournal.go) makes a directory rename
 //     survive a crash: its plan is written before the first COPY and
 //     finished by the next mount (FS.FinishRenames).
+//   - prefetch.go follows, per directory, opens in listing order and asks
+//     the cache to prefetch the next small files (readAhead; its mu is a
+//     leaf, never held with FS.nsMu).
 //   - errnoFor and FS.fail (errno.go) turn errors into errnos and log them.
 //
 // # Nodes and paths

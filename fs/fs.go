@@ -49,6 +49,10 @@ type Options struct {
 	Validate func(name string, r io.ReaderAt, size int64) error
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// PrefetchFiles is how many listing positions ahead the files of a
+	// directory read in listing order are prefetched at most (0: never;
+	// see prefetch.go).
+	PrefetchFiles int
 	// CrashAfterRenameCopies, for tests only, kills the daemon with
 	// SIGKILL once a directory rename moved this many objects (0: never);
 	// see docs/DEVELOPMENT.md.
@@ -109,6 +113,8 @@ type FS struct {
 	locals  map[string]*localFile // GUARDED_BY(localMu): local-only files by path
 
 	walks symWalks // renames over a symlink to their source (symwalk.go)
+
+	ra readAhead // opens in listing order, per directory (prefetch.go)
 
 	crashRename atomic.Int64 // Options.CrashAfterRenameCopies, counting down
 

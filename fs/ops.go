@@ -189,6 +189,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		fuseFlags |= fuse.FOPEN_DIRECT_IO
 	}
 	n.mu.Unlock()
+	if !write {
+		f.prefetchAfterOpen(p) // prefetch.go
+	}
 	h := &handle{n: n, e: e, flags: flags}
 	if trunc {
 		h.wrote = true

@@ -188,6 +188,7 @@ func printStats(out io.Writer, s *cache.Stats) {
 		ratio = float64(s.Hits) / float64(s.Hits+s.Misses)
 	}
 	fmt.Fprintf(out, "cache: %s used of %s, %d entries, hit ratio %.2f\n", human(s.UsedBytes), human(s.MaxBytes), s.Entries, ratio)
+	fmt.Fprintf(out, "prefetch: %d started, %d opened, %d dropped unopened\n", s.Prefetched, s.PrefetchHits, s.PrefetchWasted)
 	fmt.Fprintf(out, "write-back: %d dirty (%s), %d queued, %d uploading, %d failed\n", len(s.Dirty), human(s.DirtyBytes), s.QueueLen, s.Uploading, s.Failed)
 	for _, d := range s.Dirty {
 		line := fmt.Sprintf("  %-9s %10s  %s", d.State, human(d.Size), d.Name)

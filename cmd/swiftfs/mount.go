@@ -142,7 +142,7 @@ func cmdMount(args []string, stderr io.Writer) error {
 	fsys, err := fs.New(fs.Options{LocalOnly: func(name string) bool { _, ok := reg.SideFileOf(name); return ok },
 		Prefix: prefix, ReadOnly: cfg.readOnly, UID: uid, GID: gid,
 		FileMode: cfg.fileMode, DirMode: cfg.dirMode, MetadataTTL: cfg.metadataTTL, ListPageSize: cfg.listPageSize, Passthrough: cfg.passthrough,
-		SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log,
+		PrefetchFiles: cfg.prefetchFiles, SyncClose: cfg.writeBack == "sync", Validate: validate.close, Logger: log,
 		CrashAfterRenameCopies: testCrashAfterRenameCopies()}, client, c)
 	if err != nil {
 		c.Close(cfg.drainTimeout)

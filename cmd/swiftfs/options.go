@@ -39,6 +39,7 @@ type config struct {
 	sloThreshold   int64
 	verifyLazy     bool
 	uploaders      int
+	prefetchFiles  int
 	passwordFile   string
 	osCloud        string
 	credsFile      string
@@ -120,6 +121,14 @@ var options = []option{
 	{"list-page-size", "0", "entries per listing request (0: the server's maximum, 10,000 by default)", "cache", func(c *config, v string) (err error) { c.listPageSize, err = strconv.Atoi(v); return }},
 	{"cache-dir", defaultCacheDir(), "local cache directory (created 0700; one swiftfs process per directory)", "cache", func(c *config, v string) error { c.cacheDir = v; return nil }},
 	{"cache-size", "10G", "byte budget of the local cache (clean, dirty and in-flight data)", "cache", func(c *config, v string) (err error) { c.cacheSize, err = parseSize(v); return }},
+	{"prefetch-files", "64", "when a program opens the files of a directory one after another in listing order, download up to this many of the next small files (up to 1 MiB) ahead of it, 8 at a time (0: never)", "cache", func(c *config, v string) (err error) {
+		n, err := strconv.Atoi(v)
+		if err == nil && (n < 0 || n > 1024) {
+			err = fmt.Errorf("must be between 0 and 1024")
+		}
+		c.prefetchFiles = n
+		return
+	}},
 	{"cache-min-free", "1G", "free space to keep on the cache file system", "cache", func(c *config, v string) (err error) { c.cacheMinFree, err = parseSize(v); return }},
 	{"verify", "strict", "strict: no downloaded byte is read before it matched its checksum (an SLO's segment, a plain object's whole MD5); lazy: read bytes as they arrive, a later mismatch fails every further read of that copy (EIO)", "cache", func(c *config, v string) error {
 		if v != "strict" && v != "lazy" {
