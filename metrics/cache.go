@@ -55,6 +55,12 @@ var cacheMetrics = []cacheMetric{
 		oldestDirtyAge),
 	newCacheMetric("swiftfs_writeback_conflicts_total", "Uploads diverted to a conflict copy because another client changed the object.", prometheus.CounterValue,
 		func(s *cache.Stats, _ time.Time) float64 { return float64(s.ConflictsTotal) }),
+	newCacheMetric("swiftfs_prefetch_started_total", "Small files downloaded ahead of a reader opening a directory's files in listing order.", prometheus.CounterValue,
+		func(s *cache.Stats, _ time.Time) float64 { return float64(s.Prefetched) }),
+	newCacheMetric("swiftfs_prefetch_hits_total", "Prefetched copies that were opened.", prometheus.CounterValue,
+		func(s *cache.Stats, _ time.Time) float64 { return float64(s.PrefetchHits) }),
+	newCacheMetric("swiftfs_prefetch_wasted_total", "Prefetched copies dropped without being opened.", prometheus.CounterValue,
+		func(s *cache.Stats, _ time.Time) float64 { return float64(s.PrefetchWasted) }),
 }
 
 func oldestDirtyAge(s *cache.Stats, now time.Time) float64 {
