@@ -466,6 +466,33 @@ func caller(ctx context.Context) (uint32, uint32) {
 	return 0, 0
 }
 
+// freeName is the prologue of the calls that make a new name in n (mkdir,
+// symlink, mknod): the new entry's path, once its name is valid and no
+// entry has it (EEXIST; with dirtyTaken also when a dirty cached file has
+// it).
+func (n *node) freeName(ctx context.Context, op, name string, dirtyTaken bool) (string, syscall.Errno) {
+	f := n.fsys
+	dir, ok := n.path()
+	if !ok {
+		return "", syscall.ENOENT
+	}
+	p := joinPath(dir, name)
+	if errno := f.checkName(dir, name); errno != 0 {
+		return "", errno
+	}
+	if e, err := f.lookupEntry(ctx, p); err != nil {
+		return "", f.fail(op, p, err)
+	} else if e != nil {
+		return "", syscall.EEXIST
+	}
+	if dirtyTaken {
+		if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
+			return "", syscall.EEXIST
+		}
+	}
+	return p, 0
+}
+
 // Mkdir implements gofs.NodeMkdirer: a marker object "dir/" persists the
 // (empty) directory with its mode.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -474,18 +501,9 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if f.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
-	dir, ok := n.path()
-	if !ok {
-		return nil, syscall.ENOENT
-	}
-	p := joinPath(dir, name)
-	if errno := f.checkName(dir, name); errno != 0 {
+	p, errno := n.freeName(ctx, "mkdir", name, false)
+	if errno != 0 {
 		return nil, errno
-	}
-	if e, err := f.lookupEntry(ctx, p); err != nil {
-		return nil, f.fail("mkdir", p, err)
-	} else if e != nil {
-		return nil, syscall.EEXIST
 	}
 	a := n.newAttrs(ctx, kindDir, mode&0o7777)
 	info, err := f.putMarker(ctx, p, a)
@@ -543,21 +561,9 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if f.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
-	dir, ok := n.path()
-	if !ok {
-		return nil, syscall.ENOENT
-	}
-	p := joinPath(dir, name)
-	if errno := f.checkName(dir, name); errno != 0 {
+	p, errno := n.freeName(ctx, "symlink", name, true)
+	if errno != 0 {
 		return nil, errno
-	}
-	if e, err := f.lookupEntry(ctx, p); err != nil {
-		return nil, f.fail("symlink", p, err)
-	} else if e != nil {
-		return nil, syscall.EEXIST
-	}
-	if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
-		return nil, syscall.EEXIST
 	}
 	a := n.newAttrs(ctx, kindSymlink, 0o777)
 	a.size = int64(len(target))

@@ -43,21 +43,9 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 		}
 		return ch, 0
 	}
-	dir, ok := n.path()
-	if !ok {
-		return nil, syscall.ENOENT
-	}
-	p := joinPath(dir, name)
-	if errno := f.checkName(dir, name); errno != 0 {
+	p, errno := n.freeName(ctx, "mknod", name, true)
+	if errno != 0 {
 		return nil, errno
-	}
-	if e, err := f.lookupEntry(ctx, p); err != nil {
-		return nil, f.fail("mknod", p, err)
-	} else if e != nil {
-		return nil, syscall.EEXIST
-	}
-	if ce := f.cache.Lookup(f.names.object(p)); ce != nil && ce.Dirty() {
-		return nil, syscall.EEXIST
 	}
 	a := n.newAttrs(ctx, k, mode&0o7777)
 	if k == kindChar || k == kindBlock {
