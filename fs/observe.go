@@ -76,8 +76,17 @@ func (o *observedFS) ReleaseDir(input *fuse.ReleaseIn) {
 }
 
 func (o *observedFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) (st fuse.Status) {
-	defer o.done("lookup", time.Now(), &st)
-	return o.next.Lookup(cancel, header, name, out)
+	start := time.Now()
+	st = o.next.Lookup(cancel, header, name, out)
+	seen := st
+	if st == fuse.OK && out.NodeId == 0 {
+		// A missing name answered as a negative entry the kernel may
+		// cache: counted as the ENOENT it stands for (the kernel still
+		// gets the entry).
+		seen = fuse.ENOENT
+	}
+	o.done("lookup", start, &seen)
+	return st
 }
 
 func (o *observedFS) GetAttr(cancel <-chan struct{}, input *fuse.GetAttrIn, out *fuse.AttrOut) (st fuse.Status) {
