@@ -650,12 +650,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 				return syscall.ENOTEMPTY
 			}
 		}
-		if err := f.renameDir(ctx, src, dst, se, de); err != nil {
+		ctime, err := f.renameDir(ctx, src, dst, se, de)
+		if err != nil {
 			return f.fail("rename", src, err)
 		}
 		if ch := n.GetChild(name); ch != nil {
 			if dn, ok := ch.Operations().(*node); ok {
-				dn.renamed(f.now())
+				dn.renamed(ctime) // the ctime stored with the marker
 			}
 		}
 		f.keepDir(ctx, sdir)
@@ -705,7 +706,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			}
 		}
 	}
-	if err := f.renameFile(ctx, src, dst, se, de); err != nil {
+	ctime, err := f.renameFile(ctx, src, dst, se, de)
+	if err != nil {
 		if over != nil {
 			over.mu.Lock()
 			over.replaced = false
@@ -717,7 +719,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		return f.fail("rename", src, err)
 	}
 	if moving != nil {
-		moving.renamed(f.now())
+		moving.renamed(ctime) // the ctime stored with the copy
 	}
 	if over != nil {
 		over.holdReplaced(held)
@@ -729,7 +731,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	return 0
 }
 
-func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) error {
+func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) (time.Time, error) {
 	sobj, dobj := f.names.object(src), f.names.object(dst)
 	// A pending version of dst written here is replaced by our own
 	// choice: the object under dst may be its upload (landed or not),
@@ -740,12 +742,12 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 	}
 	moved, dirty, mayExist, err := f.cache.RenameEntry(sobj, dobj)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if de != nil && de.large && de.remote {
 		// The old target's segments would be orphaned by the overwrite.
 		if err := f.client.Delete(ctx, dobj, swiftclient.DeleteOptions{MultipartManifest: true}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
-			return err
+			return time.Time{}, err
 		}
 	}
 	ne := *se
@@ -768,7 +770,7 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 		// never uploaded costs no request (the Butler's temp names).
 		if se.remote || mayExist {
 			if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
-				return err
+				return time.Time{}, err
 			}
 		}
 		ne.remote = de != nil && de.remote
@@ -778,7 +780,7 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 	} else if se.remote || moved {
 		if f.cache.ChecksConflict(dobj) && !dstOwn {
 			if err := f.checkReplaced(ctx, dobj, de); err != nil {
-				return err
+				return time.Time{}, err
 			}
 		}
 		co := swiftclient.CopyOptions{ManifestOnly: se.large}
@@ -789,10 +791,10 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 		}
 		info, err := f.client.Copy(ctx, sobj, dobj, co)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if err := f.client.Delete(ctx, sobj, swiftclient.DeleteOptions{}); err != nil && !errors.Is(err, swiftclient.ErrNotFound) {
-			return err
+			return time.Time{}, err
 		}
 		ne.remote = true
 		if info.ETag != "" {
@@ -801,7 +803,7 @@ func (f *FS) renameFile(ctx context.Context, src, dst string, se, de *nsEntry) e
 	}
 	f.removeEntry(src)
 	f.setEntry(dst, &ne)
-	return nil
+	return now, nil
 }
 
 // errReplacedChanged refuses a rename over a registry that another client
@@ -829,10 +831,11 @@ func (f *FS) checkReplaced(ctx context.Context, dobj string, de *nsEntry) error 
 // writing the plan to the rename journal (renamejournal.go), so that a
 // crash half-way is finished by the next mount; dirty cached files are
 // renamed locally.
-func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) error {
+func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) (time.Time, error) {
 	sp, dp := f.names.dirPrefix(src), f.names.dirPrefix(dst)
 	ne := *se
-	ne.changed(f.now()) // the directory's ctime; its entries keep theirs
+	ctime := f.now()
+	ne.changed(ctime) // the directory's ctime; its entries keep theirs
 	// The names not uploaded yet, read before the listing: a file whose
 	// upload lands after the listing is in one or the other.
 	plan := &renamePlan{Src: src, Dst: dst, SrcPrefix: sp, DstPrefix: dp}
@@ -851,7 +854,7 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 		}
 		return nil
 	}); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if de != nil && de.markerName != "" {
 		plan.DeleteFirst = de.markerName
@@ -866,14 +869,14 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 		plan.crash = &f.crashRename
 	}
 	if err := f.journalRename(plan); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	err := f.runRename(ctx, plan)
 	f.forgetTree(src)
 	f.forgetTree(dst)
 	if err != nil {
 		// The journal stays: the next mount finishes the rename.
-		return fmt.Errorf("%w (the rename is finished by the next mount; journal %s)", err, plan.path)
+		return time.Time{}, fmt.Errorf("%w (the rename is finished by the next mount; journal %s)", err, plan.path)
 	}
 	if err := f.endRename(plan); err != nil {
 		f.log.Warn("directory rename done, its journal not removed (the next mount runs it again, harmlessly)", "journal", plan.path, "err", err)
@@ -883,5 +886,5 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, se, de *nsEntry) er
 		ne.markerName = f.names.marker(dst)
 	}
 	f.setEntry(dst, &ne)
-	return nil
+	return ctime, nil
 }
