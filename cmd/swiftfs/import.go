@@ -82,13 +82,9 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	container, prefix, _ := strings.Cut(fset.Arg(1), ":")
-	if container == "" || strings.Contains(container, "/") {
-		return usageError{fmt.Sprintf("invalid container name %q", container)}
-	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
+	container, prefix, err := parseTarget(fset.Arg(1))
+	if err != nil {
+		return err
 	}
 	if st, err := os.Stat(src); err != nil {
 		return fmt.Errorf("source: %w", err)

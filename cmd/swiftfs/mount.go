@@ -54,13 +54,9 @@ func cmdMount(args []string, stderr io.Writer) error {
 	if fset.NArg() != 2 {
 		return usageError{"mount needs CONTAINER[:PREFIX] and MOUNTPOINT (see swiftfs mount --help)"}
 	}
-	container, prefix, _ := strings.Cut(fset.Arg(0), ":")
-	if container == "" || strings.Contains(container, "/") {
-		return usageError{fmt.Sprintf("invalid container name %q", container)}
-	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
+	container, prefix, err := parseTarget(fset.Arg(0))
+	if err != nil {
+		return err
 	}
 	mnt, err := filepath.Abs(fset.Arg(1))
 	if err != nil {
@@ -207,6 +203,21 @@ func cmdMount(args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// parseTarget splits CONTAINER[:PREFIX] (mount, import, registry): the
+// prefix without leading and trailing slashes, plus one trailing slash when
+// not empty.
+func parseTarget(arg string) (container, prefix string, err error) {
+	container, prefix, _ = strings.Cut(arg, ":")
+	if container == "" || strings.Contains(container, "/") {
+		return "", "", usageError{fmt.Sprintf("invalid container name %q", container)}
+	}
+	prefix = strings.Trim(prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	return container, prefix, nil
 }
 
 // swiftOptions are the client options of `mount` and `registry`: the

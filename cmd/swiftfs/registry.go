@@ -82,13 +82,9 @@ func parseRegistryArgs(fset *flag.FlagSet, args []string, stderr io.Writer, syno
 	if fset.NArg() != 1 {
 		return "", "", false, usageError{"need one CONTAINER[:PREFIX] argument (usage: " + synopsis + ")"}
 	}
-	container, prefix, _ = strings.Cut(fset.Arg(0), ":")
-	if container == "" || strings.Contains(container, "/") {
-		return "", "", false, usageError{fmt.Sprintf("invalid container name %q", container)}
-	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
+	container, prefix, err = parseTarget(fset.Arg(0))
+	if err != nil {
+		return "", "", false, err
 	}
 	return container, prefix, false, nil
 }
