@@ -49,6 +49,16 @@ func SLOETag(segs []swiftclient.Segment) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// SectionMD5 is the lower-case hex MD5 of the n bytes of r at off: the
+// ETag Swift gives them as one object (swiftfs import uses it too).
+func SectionMD5(r io.ReaderAt, off, n int64) (string, error) {
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, off, n)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // putSegments is PutSegments with one error per segment.
 func putSegments(ctx context.Context, client swiftclient.Client, name string, r io.ReaderAt, segs []swiftclient.Segment, segSize int64, uploaders int, done func(n int64)) []error {
 	sctx, cancel := context.WithCancel(ctx)
@@ -73,13 +83,12 @@ func putSegments(ctx context.Context, client swiftclient.Client, name string, r 
 			defer wg.Done()
 			defer func() { <-sem }()
 			off := int64(i) * segSize
-			h := md5.New()
-			if _, err := io.Copy(h, io.NewSectionReader(r, off, segs[i].Size)); err != nil {
+			sum, err := SectionMD5(r, off, segs[i].Size)
+			if err != nil {
 				errs[i] = fmt.Errorf("cache: reading %q for upload: %w", name, err)
 				cancel()
 				return
 			}
-			sum := hex.EncodeToString(h.Sum(nil))
 			_, errs[i] = client.Put(sctx, segs[i].Name, io.NewSectionReader(r, off, segs[i].Size), segs[i].Size,
 				swiftclient.PutOptions{MD5: sum})
 			if errs[i] != nil {

@@ -2,11 +2,8 @@ package cache
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/swiftfs/swiftfs/swiftclient"
@@ -163,9 +160,7 @@ func (p *parallel) checkUnitOf(s *span) error {
 	u.checking = true
 	e.mu.Unlock()
 
-	h := md5.New()
-	_, err := io.Copy(h, io.NewSectionReader(p.file, u.start, u.end-u.start))
-	got := hex.EncodeToString(h.Sum(nil))
+	got, err := SectionMD5(p.file, u.start, u.end-u.start)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -2,8 +2,6 @@ package cache
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -589,10 +587,4 @@ func (w *writeback) putWhole(ctx context.Context, name string, f *os.File, size 
 }
 
 // fileMD5 is the lower-case hex MD5 of f's first size bytes.
-func fileMD5(f *os.File, size int64) (string, error) {
-	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func fileMD5(f *os.File, size int64) (string, error) { return SectionMD5(f, 0, size) }

@@ -240,20 +240,16 @@ func (im *Importer) unchanged(f *os.File, before os.FileInfo) error {
 // large object the MD5 of its segments' MD5s (segments of SegmentSizeFor).
 func (im *Importer) hash(f *os.File, size int64, large bool) (string, error) {
 	if !large {
-		h := md5.New()
-		if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
+		return cache.SectionMD5(f, 0, size)
 	}
 	segSize := cache.SegmentSizeFor(size, im.opts.SegmentSize)
 	segs := cache.SegmentPlan("", size, segSize)
 	for i := range segs {
-		h := md5.New()
-		if _, err := io.Copy(h, io.NewSectionReader(f, int64(i)*segSize, segs[i].Size)); err != nil {
+		sum, err := cache.SectionMD5(f, int64(i)*segSize, segs[i].Size)
+		if err != nil {
 			return "", err
 		}
-		segs[i].ETag = hex.EncodeToString(h.Sum(nil))
+		segs[i].ETag = sum
 	}
 	return cache.SLOETag(segs), nil
 }
@@ -265,12 +261,12 @@ func md5hex(b []byte) string {
 
 // putWhole uploads f as one object with its MD5 as ETag.
 func (im *Importer) putWhole(ctx context.Context, name string, f *os.File, size int64, ct string, meta map[string]string) error {
-	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+	sum, err := cache.SectionMD5(f, 0, size)
+	if err != nil {
 		return fmt.Errorf("reading: %w", err)
 	}
-	_, err := im.client.Put(ctx, name, io.NewSectionReader(f, 0, size), size,
-		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: hex.EncodeToString(h.Sum(nil))})
+	_, err = im.client.Put(ctx, name, io.NewSectionReader(f, 0, size), size,
+		swiftclient.PutOptions{ContentType: ct, Meta: meta, MD5: sum})
 	return err
 }
 
